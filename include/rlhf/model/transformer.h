@@ -1,0 +1,79 @@
+// The decoder-only transformer (GPT-2 and Llama layouts from one ModelConfig), its KV cache, and
+// the scalar head that turns the trunk into a value or reward model.
+//
+// Shapes: B = batch, T = new tokens this call, S = cache length after this call (= past + T),
+// C = d_model, V = vocab_size, H = query heads, Hkv = key/value heads, D = head_dim.
+#pragma once
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "rlhf/model/config.h"
+
+namespace rlhf {
+
+// Per-layer keys and values, preallocated to a capacity and filled left to right.
+struct KVCache {
+  std::vector<torch::Tensor> k, v;  // per layer (B, Hkv, capacity, D)
+  int64_t len = 0;                  // positions filled so far (same for every row)
+  int64_t capacity = 0;
+  // Allocates for `batch` rows and `capacity` positions with the model's dtype/device.
+  static KVCache allocate(const ModelConfig& cfg, int64_t batch, int64_t capacity, torch::Dtype dtype,
+                          torch::Device device);
+  // Keeps only the given rows (e.g. when finished sequences are dropped). rows: (B') int64.
+  void select_rows(const torch::Tensor& rows);
+};
+
+struct ForwardArgs {
+  // (B, S) 1 = real token, 0 = padding, covering cached positions and the T new ones.
+  // Undefined = every position is real. Padding keys are never attended to.
+  torch::Tensor attention_mask;
+  // (B, T) int64 positions of the new tokens (for learned positions / RoPE). Undefined =
+  // cache->len + arange(T) (or arange(T) without a cache). With left padding, pass
+  // cumsum(mask) - 1 so every row's first real token sits at position 0.
+  torch::Tensor position_ids;
+  // When given, the new keys/values are written at [len, len+T) and len advances by T.
+  KVCache* cache = nullptr;
+};
+
+class TransformerImpl : public torch::nn::Module {
+ public:
+  explicit TransformerImpl(const ModelConfig& cfg);
+
+  // tokens (B, T) int64 -> final-normed hidden states (B, T, C).
+  torch::Tensor hidden(const torch::Tensor& tokens, const ForwardArgs& args = {});
+  // hidden (B, T, C) -> logits (B, T, V) (tied or separate LM head).
+  torch::Tensor lm_head(const torch::Tensor& hidden);
+  // tokens -> logits (B, T, V).
+  torch::Tensor forward(const torch::Tensor& tokens, const ForwardArgs& args = {});
+
+  const ModelConfig& config() const { return cfg_; }
+
+  // Parameters keyed by Hugging Face tensor names ("transformer.h.0.attn.c_attn.weight" for
+  // gpt2, "model.layers.0.self_attn.q_proj.weight" for llama), in the HF layout (gpt2's Conv1D
+  // weights are stored transposed, as HF stores them). Used by checkpoint save/load.
+  std::vector<std::pair<std::string, torch::Tensor>> hf_state() const;
+  // Copies tensors in by HF name; throws rlhf::Error naming the tensor on a missing name or a
+  // wrong shape. `where` names the file.
+  void load_hf_state(const std::vector<std::pair<std::string, torch::Tensor>>& tensors, const std::string& where);
+
+ private:
+  ModelConfig cfg_;
+  // (layout chosen by the implementation)
+ public:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+TORCH_MODULE(Transformer);
+
+// Linear(C, 1) on top of hidden states: value model (all positions) and reward model (last
+// real token). Stored in safetensors as "score.weight" / "score.bias".
+class ScalarHeadImpl : public torch::nn::Module {
+ public:
+  explicit ScalarHeadImpl(int64_t d_model);
+  torch::Tensor forward(const torch::Tensor& hidden);  // (B, T, C) -> (B, T)
+  torch::nn::Linear proj{nullptr};
+};
+TORCH_MODULE(ScalarHead);
+
+}  // namespace rlhf
