@@ -59,10 +59,7 @@ class TransformerImpl : public torch::nn::Module {
 
  private:
   ModelConfig cfg_;
-  // (layout chosen by the implementation)
- public:
-  struct Impl;
-  std::shared_ptr<Impl> impl_;
+  // Submodules (embeddings, blocks, norms) are the implementation's choice.
 };
 TORCH_MODULE(Transformer);
 
