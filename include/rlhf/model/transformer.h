@@ -36,6 +36,23 @@ struct ForwardArgs {
   KVCache* cache = nullptr;
 };
 
+namespace detail {
+// One block's parameters, in torch.nn.Linear layout (out, in). Attention projections are fused
+// (q, k, v rows stacked: (H*D + 2*Hkv*D, C)); llama's gate and up projections are fused too
+// ((2F, C), gate rows first). hf_state() exposes HF-named views into these tensors.
+struct BlockImpl : torch::nn::Module {
+  explicit BlockImpl(const ModelConfig& cfg);
+  torch::Tensor norm1_w, norm1_b;  // ln_1 / input_layernorm (b: gpt2 only)
+  torch::Tensor qkv_w, qkv_b;      // (H*D + 2*Hkv*D, C), (H*D + 2*Hkv*D)
+  torch::Tensor out_w, out_b;      // (C, H*D), (C)
+  torch::Tensor norm2_w, norm2_b;  // ln_2 / post_attention_layernorm
+  torch::Tensor up_w, up_b;        // gpt2 c_fc (F, C); llama [gate; up] (2F, C)
+  torch::Tensor down_w, down_b;    // gpt2 mlp.c_proj / llama down_proj (C, F)
+};
+TORCH_MODULE(Block);
+struct AttnMask;  // per-forward attention bias, built once and shared by every layer
+}  // namespace detail
+
 class TransformerImpl : public torch::nn::Module {
  public:
   explicit TransformerImpl(const ModelConfig& cfg);
@@ -58,10 +75,32 @@ class TransformerImpl : public torch::nn::Module {
   void load_hf_state(const std::vector<std::pair<std::string, torch::Tensor>>& tensors, const std::string& where);
 
  private:
+  // One HF-named tensor and the view of our parameter it maps to (HF layout).
+  struct HfSlot {
+    std::string name;
+    torch::Tensor view;
+  };
+  std::vector<HfSlot> hf_slots() const;
+  torch::Tensor norm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) const;
+  torch::Tensor attention(const detail::BlockImpl& blk, int64_t layer, const torch::Tensor& h,
+                          detail::AttnMask& mask, const torch::Tensor& cos, const torch::Tensor& sin,
+                          KVCache* cache) const;
+  torch::Tensor mlp(const detail::BlockImpl& blk, const torch::Tensor& h) const;
+  // RoPE tables (positions, D/2) in float, rebuilt when a longer sequence or another device asks.
+  void ensure_rope(int64_t n, torch::Device device);
+
   ModelConfig cfg_;
-  // Submodules (embeddings, blocks, norms) are the implementation's choice.
+  torch::Tensor wte_;             // (V, C) token embedding (also the LM head when tied)
+  torch::Tensor wpe_;             // (max_seq, C) learned positions (gpt2)
+  std::vector<detail::Block> blocks_;
+  torch::Tensor normf_w_, normf_b_;  // final LayerNorm / RMSNorm
+  torch::Tensor head_w_;          // (V, C) untied LM head; undefined when tied
+  torch::Tensor rope_cos_, rope_sin_;  // not registered: stay float whatever the model dtype
 };
 TORCH_MODULE(Transformer);
+
+// A deep copy with the same config and weights (e.g. the frozen reference policy).
+Transformer clone_transformer(const Transformer& m);
 
 // Linear(C, 1) on top of hidden states: value model (all positions) and reward model (last
 // real token). Stored in safetensors as "score.weight" / "score.bias".

@@ -1,0 +1,403 @@
+// The decoder-only transformer: GPT-2 layout (learned positions, LayerNorm, GELU-tanh, biases)
+// and Llama layout (RoPE in HF's rotate_half convention, RMSNorm, SwiGLU, grouped-query
+// attention) from one ModelConfig, with an in-place KV cache.
+//
+// B = batch, T = new tokens, P = cached positions before this call, S = P + T, C = d_model,
+// H = query heads, Hkv = kv heads, G = H / Hkv, D = head_dim, F = ff_dim, V = vocab.
+#include "rlhf/model/transformer.h"
+
+#include <cmath>
+#include <map>
+
+#include "rlhf/io/error.h"
+
+namespace rlhf {
+
+namespace {
+
+bool inplace_ok() { return !torch::GradMode::is_enabled(); }
+
+torch::Tensor new_param(torch::nn::Module& m, const std::string& name, torch::Tensor t) {
+  return m.register_parameter(name, std::move(t));
+}
+
+}  // namespace
+
+namespace detail {
+
+BlockImpl::BlockImpl(const ModelConfig& cfg) {
+  const int64_t C = cfg.d_model, D = cfg.head_dim(), H = cfg.n_head, Hkv = cfg.kv_heads(), F = cfg.ff_dim();
+  const int64_t qkv = (H + 2 * Hkv) * D;
+  const bool gpt2 = cfg.arch == "gpt2";
+  const double std = 0.02, std_res = 0.02 / std::sqrt(2.0 * cfg.n_layer);  // GPT-2's scaled residual init
+  norm1_w = new_param(*this, "norm1_w", torch::ones({C}));
+  if (gpt2) norm1_b = new_param(*this, "norm1_b", torch::zeros({C}));
+  qkv_w = new_param(*this, "qkv_w", torch::randn({qkv, C}) * std);
+  out_w = new_param(*this, "out_w", torch::randn({C, H * D}) * std_res);
+  norm2_w = new_param(*this, "norm2_w", torch::ones({C}));
+  if (gpt2) norm2_b = new_param(*this, "norm2_b", torch::zeros({C}));
+  up_w = new_param(*this, "up_w", torch::randn({gpt2 ? F : 2 * F, C}) * std);
+  down_w = new_param(*this, "down_w", torch::randn({C, F}) * std_res);
+  if (cfg.bias) {
+    qkv_b = new_param(*this, "qkv_b", torch::zeros({qkv}));
+    out_b = new_param(*this, "out_b", torch::zeros({C}));
+    up_b = new_param(*this, "up_b", torch::zeros({gpt2 ? F : 2 * F}));
+    down_b = new_param(*this, "down_b", torch::zeros({C}));
+  }
+}
+
+// Additive attention bias (B*Hkv, G*T, S): 0 where a query may attend, a large negative number
+// where the key is in the future or padding. Built lazily in the dtype of the first layer's
+// scores and reused by every layer. Rows with no visible key (padding queries) stay finite, so
+// they give a harmless uniform average instead of NaN.
+struct AttnMask {
+  torch::Tensor blocked;  // (B or 1, 1, T, S) bool, or undefined when nothing is masked
+  int64_t kv_heads = 1, group = 1;
+  torch::Tensor bias;
+
+  const torch::Tensor& get(torch::ScalarType dtype) {
+    if (!blocked.defined()) return bias;  // undefined
+    if (!bias.defined() || bias.scalar_type() != dtype) {
+      const double neg = dtype == torch::kHalf ? -30000.0 : -1e30;
+      const int64_t B = blocked.size(0), T = blocked.size(2), S = blocked.size(3);
+      auto b = torch::zeros(blocked.sizes(), blocked.options().dtype(dtype)).masked_fill_(blocked, neg);
+      if (B == 1)  // causal only: one (1, G*T, S) bias that baddbmm broadcasts over the batch
+        bias = b.expand({1, group, T, S}).reshape({1, group * T, S});
+      else
+        bias = b.unsqueeze(1).expand({B, kv_heads, group, T, S}).reshape({B * kv_heads, group * T, S});
+    }
+    return bias;
+  }
+};
+
+}  // namespace detail
+
+TransformerImpl::TransformerImpl(const ModelConfig& cfg) : cfg_(cfg) {
+  cfg_.validate();
+  const int64_t C = cfg_.d_model, V = cfg_.vocab_size;
+  const bool gpt2 = cfg_.arch == "gpt2";
+  wte_ = new_param(*this, "wte", torch::randn({V, C}) * 0.02);
+  if (gpt2) wpe_ = new_param(*this, "wpe", torch::randn({cfg_.max_seq, C}) * 0.01);
+  for (int64_t i = 0; i < cfg_.n_layer; ++i)
+    blocks_.push_back(register_module("h" + std::to_string(i), detail::Block(cfg_)));
+  normf_w_ = new_param(*this, "normf_w", torch::ones({C}));
+  if (gpt2) normf_b_ = new_param(*this, "normf_b", torch::zeros({C}));
+  if (!cfg_.tie_embeddings) head_w_ = new_param(*this, "head_w", torch::randn({V, C}) * 0.02);
+}
+
+void TransformerImpl::ensure_rope(int64_t n, torch::Device device) {
+  if (rope_cos_.defined() && rope_cos_.size(0) >= n && rope_cos_.device() == device) return;
+  n = std::max(n, cfg_.max_seq);
+  const int64_t D = cfg_.head_dim();
+  // HF LlamaRotaryEmbedding: inv_freq = 1 / theta^(2i/D), angles = pos * inv_freq, in float32.
+  auto opts = torch::TensorOptions().dtype(torch::kFloat).device(device);
+  auto inv_freq = 1.0 / torch::pow(torch::tensor(cfg_.rope_theta, opts),
+                                   torch::arange(0, D, 2, opts.dtype(torch::kLong)).to(torch::kFloat) / D);
+  auto angles = torch::outer(torch::arange(n, opts), inv_freq);  // (n, D/2)
+  rope_cos_ = angles.cos();
+  rope_sin_ = angles.sin();
+}
+
+torch::Tensor TransformerImpl::norm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) const {
+  if (cfg_.arch == "gpt2") return at::layer_norm(x, {cfg_.d_model}, w, b, cfg_.norm_eps);
+  // RMSNorm as HF computes it: statistics in float32, scaled in the input dtype.
+  auto xf = x.scalar_type() == torch::kFloat ? x : x.to(torch::kFloat);
+  auto r = xf.pow(2).mean(-1, true).add_(cfg_.norm_eps).rsqrt_();
+  auto y = xf * r;
+  if (y.scalar_type() != x.scalar_type()) y = y.to(x.scalar_type());
+  return y * w;
+}
+
+// x (B, T, h, D) -> rotated by HF's rotate_half convention: pairs (i, i + D/2) share angle i.
+// cos/sin: (B, T, 1, D/2).
+static torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  const int64_t half = x.size(-1) / 2;
+  auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
+}
+
+torch::Tensor TransformerImpl::attention(const detail::BlockImpl& blk, int64_t layer, const torch::Tensor& h,
+                                         detail::AttnMask& mask, const torch::Tensor& cos,
+                                         const torch::Tensor& sin, KVCache* cache) const {
+  const int64_t B = h.size(0), T = h.size(1), H = cfg_.n_head, Hkv = cfg_.kv_heads(), D = cfg_.head_dim();
+  const int64_t G = H / Hkv;
+  auto qkv = at::linear(h, blk.qkv_w, blk.qkv_b).view({B, T, H + 2 * Hkv, D});
+  torch::Tensor q, k;
+  if (cos.defined()) {
+    auto qk = apply_rope(qkv.narrow(2, 0, H + Hkv), cos.to(qkv.scalar_type()), sin.to(qkv.scalar_type()));
+    q = qk.narrow(2, 0, H);
+    k = qk.narrow(2, H, Hkv);
+  } else {
+    q = qkv.narrow(2, 0, H);
+    k = qkv.narrow(2, H, Hkv);
+  }
+  auto v = qkv.narrow(2, H + Hkv, Hkv);
+  q = q.transpose(1, 2);  // (B, H, T, D)
+  k = k.transpose(1, 2);  // (B, Hkv, T, D)
+  v = v.transpose(1, 2);
+  torch::Tensor keys = k, values = v;
+  int64_t S = T;
+  if (cache) {
+    // Write the new keys/values into the preallocated cache; attend over [0, P + T).
+    const int64_t P = cache->len;
+    S = P + T;
+    cache->k[layer].narrow(2, P, T).copy_(k);
+    cache->v[layer].narrow(2, P, T).copy_(v);
+    keys = cache->k[layer].narrow(2, 0, S);
+    values = cache->v[layer].narrow(2, 0, S);
+    if (keys.scalar_type() != q.scalar_type()) {
+      keys = keys.to(q.scalar_type());
+      values = values.to(q.scalar_type());
+    }
+  }
+  // Query heads of one kv group are stacked along the rows, so no kv head is ever repeated.
+  auto q3 = q.reshape({B * Hkv, G * T, D});
+  auto k3 = keys.reshape({B * Hkv, S, D});
+  auto v3 = values.reshape({B * Hkv, S, D});
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  const auto& bias = mask.get(q3.scalar_type());
+  torch::Tensor scores;  // (B*Hkv, G*T, S)
+  if (bias.defined())
+    scores = at::baddbmm(bias, q3, k3.transpose(1, 2), 1.0, scale);
+  else
+    scores = at::bmm(q3, k3.transpose(1, 2)).mul_(scale);
+  auto att = at::softmax(scores, -1);
+  if (att.scalar_type() != v3.scalar_type()) att = att.to(v3.scalar_type());
+  auto out = at::bmm(att, v3).view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
+  return at::linear(out, blk.out_w, blk.out_b);
+}
+
+torch::Tensor TransformerImpl::mlp(const detail::BlockImpl& blk, const torch::Tensor& h) const {
+  auto up = at::linear(h, blk.up_w, blk.up_b);
+  torch::Tensor act;
+  if (cfg_.arch == "gpt2") {
+    act = at::gelu(up, "tanh");
+  } else {
+    const int64_t F = cfg_.ff_dim();
+    auto gate = up.narrow(-1, 0, F), val = up.narrow(-1, F, F);
+    act = at::silu(gate);
+    if (inplace_ok())
+      act.mul_(val);
+    else
+      act = act * val;
+  }
+  return at::linear(act, blk.down_w, blk.down_b);
+}
+
+torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const ForwardArgs& args) {
+  if (tokens.dim() != 2) throw Error("Transformer: tokens must be (B, T) int64");
+  const int64_t B = tokens.size(0), T = tokens.size(1);
+  KVCache* cache = args.cache;
+  const int64_t P = cache ? cache->len : 0, S = P + T;
+  const auto dev = wte_.device();
+  if (cache) {
+    if (S > cache->capacity)
+      throw Error("KV cache overflow: " + std::to_string(P) + " cached + " + std::to_string(T) + " new tokens > capacity " +
+                  std::to_string(cache->capacity) + " (allocate a larger cache)");
+    if (static_cast<int64_t>(cache->k.size()) != cfg_.n_layer || cache->k[0].size(0) != B)
+      throw Error("KV cache shape mismatch: allocated for " + std::to_string(cache->k.empty() ? 0 : cache->k[0].size(0)) +
+                  " rows and " + std::to_string(cache->k.size()) + " layers, called with " + std::to_string(B) +
+                  " rows on a " + std::to_string(cfg_.n_layer) + "-layer model");
+  }
+  if (cfg_.arch == "gpt2" && S > cfg_.max_seq && !args.position_ids.defined())
+    throw Error("sequence length " + std::to_string(S) + " exceeds the model's n_positions " + std::to_string(cfg_.max_seq));
+
+  // (B, T) positions of the new tokens; padded slots (negative under cumsum(mask)-1) read 0.
+  torch::Tensor pos;
+  if (args.position_ids.defined()) {
+    if (args.position_ids.size(0) != B || args.position_ids.size(1) != T)
+      throw Error("position_ids must be (B, T) = (" + std::to_string(B) + ", " + std::to_string(T) + ")");
+    pos = args.position_ids.clamp_min(0);
+  } else {
+    pos = torch::arange(P, S, torch::TensorOptions().dtype(torch::kLong).device(dev)).unsqueeze(0).expand({B, T});
+  }
+
+  // Causal + key-padding mask, (B, 1, T, S); skipped entirely for a single unpadded step.
+  detail::AttnMask mask;
+  mask.kv_heads = cfg_.kv_heads();
+  mask.group = cfg_.n_head / cfg_.kv_heads();
+  if (T > 1) {
+    auto qi = torch::arange(P, S, torch::TensorOptions().dtype(torch::kLong).device(dev)).unsqueeze(1);
+    auto kj = torch::arange(S, torch::TensorOptions().dtype(torch::kLong).device(dev)).unsqueeze(0);
+    mask.blocked = (kj > qi).view({1, 1, T, S});
+  }
+  if (args.attention_mask.defined()) {
+    const auto& am = args.attention_mask;
+    if (am.dim() != 2 || am.size(0) != B || am.size(1) != S)
+      throw Error("attention_mask must be (B, S) = (" + std::to_string(B) + ", " + std::to_string(S) +
+                  ") covering cached and new positions");
+    auto pad = (am == 0).view({B, 1, 1, S});
+    mask.blocked = mask.blocked.defined() ? (mask.blocked | pad) : pad;  // (B, 1, T, S)
+  }
+
+  auto x = at::embedding(wte_, tokens);  // (B, T, C)
+  torch::Tensor cos, sin;
+  if (cfg_.arch == "gpt2") {
+    x = x + at::embedding(wpe_, pos);
+  } else {
+    ensure_rope(S, dev);
+    auto flat = pos.reshape({-1});
+    cos = rope_cos_.index_select(0, flat).view({B, T, 1, -1});
+    sin = rope_sin_.index_select(0, flat).view({B, T, 1, -1});
+  }
+  for (int64_t l = 0; l < cfg_.n_layer; ++l) {
+    const auto& blk = *blocks_[l];
+    auto a = attention(blk, l, norm(x, blk.norm1_w, blk.norm1_b), mask, cos, sin, cache);
+    if (inplace_ok())
+      x.add_(a);
+    else
+      x = x + a;
+    auto m = mlp(blk, norm(x, blk.norm2_w, blk.norm2_b));
+    if (inplace_ok())
+      x.add_(m);
+    else
+      x = x + m;
+  }
+  if (cache) cache->len = S;
+  return norm(x, normf_w_, normf_b_);
+}
+
+torch::Tensor TransformerImpl::lm_head(const torch::Tensor& hidden) {
+  return at::linear(hidden, cfg_.tie_embeddings ? wte_ : head_w_);
+}
+
+torch::Tensor TransformerImpl::forward(const torch::Tensor& tokens, const ForwardArgs& args) {
+  return lm_head(hidden(tokens, args));
+}
+
+std::vector<TransformerImpl::HfSlot> TransformerImpl::hf_slots() const {
+  std::vector<HfSlot> s;
+  const int64_t H = cfg_.n_head, Hkv = cfg_.kv_heads(), D = cfg_.head_dim(), F = cfg_.ff_dim();
+  if (cfg_.arch == "gpt2") {
+    // HF GPT-2 uses Conv1D: weights stored (in, out), the transpose of ours.
+    s.push_back({"transformer.wte.weight", wte_});
+    s.push_back({"transformer.wpe.weight", wpe_});
+    for (int64_t i = 0; i < cfg_.n_layer; ++i) {
+      const auto& b = *blocks_[i];
+      const std::string p = "transformer.h." + std::to_string(i) + ".";
+      s.push_back({p + "ln_1.weight", b.norm1_w});
+      s.push_back({p + "ln_1.bias", b.norm1_b});
+      s.push_back({p + "attn.c_attn.weight", b.qkv_w.t()});
+      s.push_back({p + "attn.c_attn.bias", b.qkv_b});
+      s.push_back({p + "attn.c_proj.weight", b.out_w.t()});
+      s.push_back({p + "attn.c_proj.bias", b.out_b});
+      s.push_back({p + "ln_2.weight", b.norm2_w});
+      s.push_back({p + "ln_2.bias", b.norm2_b});
+      s.push_back({p + "mlp.c_fc.weight", b.up_w.t()});
+      s.push_back({p + "mlp.c_fc.bias", b.up_b});
+      s.push_back({p + "mlp.c_proj.weight", b.down_w.t()});
+      s.push_back({p + "mlp.c_proj.bias", b.down_b});
+    }
+    s.push_back({"transformer.ln_f.weight", normf_w_});
+    s.push_back({"transformer.ln_f.bias", normf_b_});
+  } else {
+    s.push_back({"model.embed_tokens.weight", wte_});
+    for (int64_t i = 0; i < cfg_.n_layer; ++i) {
+      const auto& b = *blocks_[i];
+      const std::string p = "model.layers." + std::to_string(i) + ".";
+      s.push_back({p + "input_layernorm.weight", b.norm1_w});
+      s.push_back({p + "self_attn.q_proj.weight", b.qkv_w.narrow(0, 0, H * D)});
+      s.push_back({p + "self_attn.k_proj.weight", b.qkv_w.narrow(0, H * D, Hkv * D)});
+      s.push_back({p + "self_attn.v_proj.weight", b.qkv_w.narrow(0, (H + Hkv) * D, Hkv * D)});
+      s.push_back({p + "self_attn.o_proj.weight", b.out_w});
+      s.push_back({p + "post_attention_layernorm.weight", b.norm2_w});
+      s.push_back({p + "mlp.gate_proj.weight", b.up_w.narrow(0, 0, F)});
+      s.push_back({p + "mlp.up_proj.weight", b.up_w.narrow(0, F, F)});
+      s.push_back({p + "mlp.down_proj.weight", b.down_w});
+      if (cfg_.bias) {
+        s.push_back({p + "self_attn.q_proj.bias", b.qkv_b.narrow(0, 0, H * D)});
+        s.push_back({p + "self_attn.k_proj.bias", b.qkv_b.narrow(0, H * D, Hkv * D)});
+        s.push_back({p + "self_attn.v_proj.bias", b.qkv_b.narrow(0, (H + Hkv) * D, Hkv * D)});
+        s.push_back({p + "self_attn.o_proj.bias", b.out_b});
+        s.push_back({p + "mlp.gate_proj.bias", b.up_b.narrow(0, 0, F)});
+        s.push_back({p + "mlp.up_proj.bias", b.up_b.narrow(0, F, F)});
+        s.push_back({p + "mlp.down_proj.bias", b.down_b});
+      }
+    }
+    s.push_back({"model.norm.weight", normf_w_});
+  }
+  if (!cfg_.tie_embeddings) s.push_back({"lm_head.weight", head_w_});
+  return s;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> TransformerImpl::hf_state() const {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (auto& s : hf_slots()) out.emplace_back(s.name, s.view);
+  return out;
+}
+
+// Names found in the wild that carry no weights of ours: GPT-2's causal-mask buffers, Llama's
+// stored rotary frequencies, and a duplicate LM head in tied checkpoints.
+static bool ignorable_name(const std::string& n, bool tied) {
+  auto ends = [&](const std::string& suf) {
+    return n.size() >= suf.size() && n.compare(n.size() - suf.size(), suf.size(), suf) == 0;
+  };
+  return ends(".attn.bias") || ends(".attn.masked_bias") || ends("rotary_emb.inv_freq") ||
+         (tied && n == "lm_head.weight");
+}
+
+void TransformerImpl::load_hf_state(const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                                    const std::string& where) {
+  const bool gpt2 = cfg_.arch == "gpt2";
+  std::map<std::string, const torch::Tensor*> by_name;
+  for (const auto& [name, t] : tensors) {
+    std::string n = name;
+    // Some GPT-2 checkpoints (the original OpenAI conversion) omit the "transformer." prefix.
+    if (gpt2 && n.rfind("transformer.", 0) != 0 && n != "lm_head.weight") n = "transformer." + n;
+    by_name[n] = &t;
+  }
+  torch::NoGradGuard no_grad;
+  auto slots = hf_slots();
+  std::map<std::string, bool> used;
+  for (auto& s : slots) {
+    auto it = by_name.find(s.name);
+    if (it == by_name.end())
+      throw Error(where + ": missing tensor \"" + s.name + "\" (expected shape " + c10::str(s.view.sizes()) + ")");
+    const torch::Tensor& src = *it->second;
+    if (src.sizes() != s.view.sizes())
+      throw Error(where + ": tensor \"" + s.name + "\" has shape " + c10::str(src.sizes()) + ", expected " +
+                  c10::str(s.view.sizes()) + " for this config.json");
+    s.view.copy_(src);
+    used[s.name] = true;
+  }
+  for (const auto& [n, t] : by_name)
+    if (!used.count(n) && !ignorable_name(n, cfg_.tie_embeddings))
+      throw Error(where + ": unexpected tensor \"" + n + "\" for a " + cfg_.arch + " model with this config.json");
+}
+
+KVCache KVCache::allocate(const ModelConfig& cfg, int64_t batch, int64_t capacity, torch::Dtype dtype,
+                          torch::Device device) {
+  KVCache c;
+  c.capacity = capacity;
+  auto opts = torch::TensorOptions().dtype(dtype).device(device);
+  for (int64_t l = 0; l < cfg.n_layer; ++l) {
+    c.k.push_back(torch::empty({batch, cfg.kv_heads(), capacity, cfg.head_dim()}, opts));
+    c.v.push_back(torch::empty({batch, cfg.kv_heads(), capacity, cfg.head_dim()}, opts));
+  }
+  return c;
+}
+
+void KVCache::select_rows(const torch::Tensor& rows) {
+  for (auto& t : k) t = t.index_select(0, rows);
+  for (auto& t : v) t = t.index_select(0, rows);
+}
+
+Transformer clone_transformer(const Transformer& m) {
+  Transformer c(m->config());
+  torch::NoGradGuard no_grad;
+  auto src = m->named_parameters(true);
+  const auto& first = *src.begin();
+  c->to(first.value().device(), first.value().scalar_type());
+  auto dst = c->named_parameters(true);
+  for (const auto& p : src) dst[p.key()].copy_(p.value());
+  c->train(m->is_training());
+  return c;
+}
+
+ScalarHeadImpl::ScalarHeadImpl(int64_t d_model) {
+  proj = register_module("proj", torch::nn::Linear(d_model, 1));
+}
+
+torch::Tensor ScalarHeadImpl::forward(const torch::Tensor& hidden) { return proj(hidden).squeeze(-1); }
+
+}  // namespace rlhf
