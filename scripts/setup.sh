@@ -5,7 +5,8 @@
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config git
       libtorch-dev libopenblas-dev libdnnl-dev libsentencepiece-dev nlohmann-json3-dev
-      libsqlite3-dev libgtest-dev libtcmalloc-minimal4 python3-torch)
+      libsqlite3-dev libgtest-dev libtcmalloc-minimal4 python3-torch
+      libcpp-httplib-dev chromium nodejs)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

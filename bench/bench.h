@@ -1,0 +1,58 @@
+// rlhf-bench: the case registry and what every case shares (options, the machine's figures,
+// the PyTorch reference runner, result printing). A case is one file registering itself with
+// RegisterBench, so `train` and `ppo` cases add files, not edits.
+#pragma once
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace rlhf::bench {
+
+struct BenchOptions {
+  bool quick = false;            // fewer repeats, shorter warm-up
+  bool json = false;             // one JSON object per result line instead of a table
+  int threads = 0;               // our side's threads; 0 = all cores
+  std::vector<std::string> filters;  // only sub-cases whose name contains one of these
+  bool reference = true;         // run the PyTorch reference beside ours
+  std::string reference_script;  // path of torch_reference.py
+};
+
+// One measured line: ours beside the reference, plus free-form extras (bounds, settings).
+struct BenchResult {
+  std::string name;              // "generate/gpt2-small/b16/fp32"
+  double ours = 0;               // tokens/s
+  double reference = 0;          // tokens/s of PyTorch eager (0 = not run)
+  nlohmann::json extra = nlohmann::json::object();
+};
+
+struct BenchContext {
+  BenchOptions opts;
+  double bandwidth_gbs = 0;      // measured memory read bandwidth
+  std::string cpu;               // lscpu "Model name"
+  bool wanted(const std::string& name) const;
+  // Runs torch_reference.py with `args` (e.g. "generate --shape tiny --batch 1 --dtype fp32")
+  // and returns its tokens_per_s (0 and a note on stderr when it fails).
+  double reference_tokens_per_s(const std::string& args) const;
+  // Prints a result as a table row or a JSON line, as the options say.
+  void report(const BenchResult& r) const;
+};
+
+using BenchFn = void (*)(BenchContext& ctx);
+
+struct BenchCase {
+  std::string name, summary;
+  BenchFn run;
+};
+std::vector<BenchCase>& bench_registry();
+struct RegisterBench {
+  RegisterBench(const std::string& name, const std::string& summary, BenchFn fn) {
+    bench_registry().push_back({name, summary, fn});
+  }
+};
+
+// Read bandwidth over a 1 GiB buffer (GB/s, best of a few passes, all threads).
+double measure_bandwidth_gbs(int threads);
+std::string cpu_model_name();
+
+}  // namespace rlhf::bench

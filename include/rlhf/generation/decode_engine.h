@@ -1,0 +1,57 @@
+// The fast CPU decode path: a hand-written transformer forward over raw weight buffers (packed
+// once from the model, fp32 or bf16), with its own per-sequence KV cache, no libtorch ops and
+// no allocation per step. Each sequence (slot) has its own length, so prompts of different
+// lengths need no padding. Gives the same tokens as TransformerImpl::forward (tested).
+//
+// Shapes: C = d_model, V = vocab, H = query heads, Hkv = kv heads, D = head_dim.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rlhf/model/transformer.h"
+
+namespace rlhf {
+
+struct DecodeEngineOptions {
+  // Store matrices and the KV cache as bfloat16 (half the bytes per step; bf16 rounding, as in a
+  // bf16 model). Activations and accumulation stay float32.
+  bool bf16_weights = false;
+  int threads = 0;            // worker threads including the caller; 0 = torch::get_num_threads()
+};
+
+class DecodeEngine {
+ public:
+  // Snapshots the model's weights (a later change to the model is not seen: build a new
+  // engine). Throws rlhf::Error when unsupported_reason(model) is not empty.
+  explicit DecodeEngine(const Transformer& model, const DecodeEngineOptions& opts = {});
+  ~DecodeEngine();
+  DecodeEngine(const DecodeEngine&) = delete;
+  DecodeEngine& operator=(const DecodeEngine&) = delete;
+
+  // "" when the engine can run this model (CPU weights, gpt2 or llama layout), else why not.
+  static std::string unsupported_reason(const Transformer& model);
+
+  // Empties the cache and makes room for `slots` sequences of up to `capacity` tokens each.
+  void reset(int64_t slots, int64_t capacity);
+  // Appends tokens[i] (one or more ids) to sequence slots[i], for all i in one pass, and returns
+  // the logits of each sequence's last new token: (slots.size(), V) row-major, valid until the
+  // next call. A slot may appear at most once per call.
+  const float* feed(const std::vector<int64_t>& slots, const std::vector<std::vector<int64_t>>& tokens);
+  // Same for exactly one new token per slot (the decode step): slots/tokens have n entries.
+  const float* feed_one(const int64_t* slots, const int64_t* tokens, int64_t n);
+
+  int64_t length(int64_t slot) const;  // tokens held for the slot
+  int64_t vocab() const;
+  // Bytes of weights one decode step reads (all matrices incl. the LM head) and the KV-cache
+  // bytes per cached token per sequence (for the bandwidth bound in rlhf-bench).
+  size_t weight_bytes() const;
+  size_t kv_bytes_per_token() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rlhf

@@ -1,0 +1,107 @@
+// Rollout batches: left-padded prompt + right-padded response tensors, and the one-pass
+// forwards that give log-probs, entropies and values at the response positions.
+#include "rlhf/rl/rollout.h"
+
+#include <algorithm>
+
+#include "rlhf/io/error.h"
+
+namespace rlhf::rl {
+
+RolloutBatch make_rollout_batch(const std::vector<std::vector<int64_t>>& prompts,
+                                const std::vector<GeneratedRow>& rows, int64_t pad_id) {
+  if (prompts.size() != rows.size())
+    throw Error("make_rollout_batch: " + std::to_string(prompts.size()) + " prompts but " +
+                std::to_string(rows.size()) + " generated rows");
+  if (prompts.empty()) throw Error("make_rollout_batch: empty batch");
+  const int64_t N = static_cast<int64_t>(rows.size());
+  int64_t P = 0, T = 1;
+  for (int64_t i = 0; i < N; ++i) {
+    if (prompts[i].empty()) throw Error("make_rollout_batch: row " + std::to_string(i) + " has an empty prompt");
+    P = std::max<int64_t>(P, prompts[i].size());
+    T = std::max<int64_t>(T, rows[i].tokens.size());
+  }
+  const int64_t L = P + T;
+  const int64_t pad = pad_id >= 0 ? pad_id : 0;
+  RolloutBatch b;
+  b.prompt_len = P;
+  b.seq = torch::full({N, L}, pad, torch::kLong);
+  b.attn_mask = torch::zeros({N, L}, torch::kLong);
+  b.response = torch::full({N, T}, pad, torch::kLong);
+  b.mask = torch::zeros({N, T}, torch::kFloat);
+  b.gen_logprobs = torch::zeros({N, T}, torch::kFloat);
+  b.finished = torch::zeros({N}, torch::kBool);
+  auto seq = b.seq.accessor<int64_t, 2>();
+  auto am = b.attn_mask.accessor<int64_t, 2>();
+  auto resp = b.response.accessor<int64_t, 2>();
+  auto mk = b.mask.accessor<float, 2>();
+  auto gl = b.gen_logprobs.accessor<float, 2>();
+  for (int64_t i = 0; i < N; ++i) {
+    const auto& p = prompts[i];
+    const int64_t off = P - static_cast<int64_t>(p.size());
+    for (size_t j = 0; j < p.size(); ++j) seq[i][off + j] = p[j], am[i][off + j] = 1;
+    const auto& r = rows[i];
+    if (r.model_logprobs.size() != r.tokens.size())
+      throw Error("make_rollout_batch: row " + std::to_string(i) + " has " + std::to_string(r.tokens.size()) +
+                  " tokens but " + std::to_string(r.model_logprobs.size()) + " model_logprobs");
+    for (size_t t = 0; t < r.tokens.size(); ++t) {
+      seq[i][P + t] = r.tokens[t];
+      am[i][P + t] = 1;
+      resp[i][t] = r.tokens[t];
+      mk[i][t] = 1.0f;
+      gl[i][t] = r.model_logprobs[t];
+    }
+    b.finished[i] = r.finished;
+  }
+  b.position_ids = (b.attn_mask.cumsum(1) - 1).clamp_min(0);
+  return b;
+}
+
+RolloutBatch select_rows(const RolloutBatch& b, const torch::Tensor& idx) {
+  RolloutBatch o;
+  o.seq = b.seq.index_select(0, idx);
+  o.attn_mask = b.attn_mask.index_select(0, idx);
+  o.position_ids = b.position_ids.index_select(0, idx);
+  o.response = b.response.index_select(0, idx);
+  o.mask = b.mask.index_select(0, idx);
+  o.gen_logprobs = b.gen_logprobs.index_select(0, idx);
+  o.finished = b.finished.index_select(0, idx);
+  o.prompt_len = b.prompt_len;
+  return o;
+}
+
+torch::Tensor response_hidden(Transformer& model, const RolloutBatch& b) {
+  ForwardArgs args;
+  args.attention_mask = b.attn_mask;
+  args.position_ids = b.position_ids;
+  // The last position predicts nothing we need: feed L - 1 tokens.
+  const int64_t L = b.seq.size(1), P = b.prompt_len, T = b.resp_len();
+  auto in = b.seq.narrow(1, 0, L - 1);
+  args.attention_mask = b.attn_mask.narrow(1, 0, L - 1);
+  args.position_ids = b.position_ids.narrow(1, 0, L - 1);
+  auto h = model->hidden(in, args);  // (N, L-1, C)
+  return h.narrow(1, P - 1, T);      // (N, T, C): position P-1+t predicts response token t
+}
+
+TokenLogprobs logprobs_from_logits(const torch::Tensor& logits, const torch::Tensor& tokens, bool with_entropy) {
+  auto lsm = torch::log_softmax(logits.to(torch::kFloat), -1);  // (N, T, V)
+  TokenLogprobs out;
+  out.logp = lsm.gather(2, tokens.unsqueeze(-1)).squeeze(-1);
+  if (with_entropy) out.entropy = -(lsm.exp() * lsm).sum(-1);
+  return out;
+}
+
+TokenLogprobs response_logprobs(Transformer& model, const RolloutBatch& b, bool with_entropy) {
+  auto logits = model->lm_head(response_hidden(model, b));  // (N, T, V)
+  auto out = logprobs_from_logits(logits, b.response, with_entropy);
+  out.logp = out.logp * b.mask;
+  if (with_entropy) out.entropy = out.entropy * b.mask;
+  return out;
+}
+
+torch::Tensor response_values(Transformer& trunk, ScalarHead& head, const RolloutBatch& b) {
+  auto v = head->forward(response_hidden(trunk, b)).to(torch::kFloat);  // (N, T)
+  return v * b.mask;
+}
+
+}  // namespace rlhf::rl

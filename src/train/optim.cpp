@@ -1,0 +1,83 @@
+// AdamW param groups, learning-rate schedule and gradient utilities.
+#include "rlhf/train/optim.h"
+
+#include <cmath>
+
+namespace rlhf {
+
+std::vector<torch::Tensor> ParamGroups::all() const {
+  std::vector<torch::Tensor> v = decay;
+  v.insert(v.end(), no_decay.begin(), no_decay.end());
+  return v;
+}
+
+ParamGroups split_param_groups(const NamedParams& named) {
+  ParamGroups g;
+  for (const auto& [name, p] : named) {
+    if (!p.requires_grad()) continue;
+    if (p.dim() >= 2) {
+      g.decay.push_back(p);
+      g.decay_names.push_back(name);
+    } else {
+      g.no_decay.push_back(p);
+      g.no_decay_names.push_back(name);
+    }
+  }
+  return g;
+}
+
+NamedParams named_params(const torch::nn::Module& m) {
+  NamedParams v;
+  for (const auto& item : m.named_parameters(true)) v.emplace_back(item.key(), item.value());
+  return v;
+}
+
+std::unique_ptr<torch::optim::AdamW> make_adamw(const ParamGroups& groups, const TrainConfig& cfg) {
+  auto opts = [&](double wd) {
+    return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(cfg.lr)
+                                                            .betas({cfg.beta1, cfg.beta2})
+                                                            .eps(cfg.adam_eps)
+                                                            .weight_decay(wd));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> pg;
+  pg.emplace_back(groups.decay, opts(cfg.weight_decay));
+  pg.emplace_back(groups.no_decay, opts(0.0));
+  return std::make_unique<torch::optim::AdamW>(std::move(pg), torch::optim::AdamWOptions(cfg.lr).weight_decay(0.0));
+}
+
+void set_lr(torch::optim::Optimizer& opt, double lr) {
+  for (auto& g : opt.param_groups()) g.options().set_lr(lr);
+}
+
+double lr_at(const TrainConfig& cfg, int64_t step) {
+  if (cfg.warmup_steps > 0 && step < cfg.warmup_steps)
+    return cfg.lr * static_cast<double>(step + 1) / static_cast<double>(cfg.warmup_steps);
+  int64_t decay_steps = cfg.steps - cfg.warmup_steps - 1;
+  double progress = decay_steps > 0 ? static_cast<double>(step - cfg.warmup_steps) / decay_steps : 1.0;
+  progress = std::min(1.0, std::max(0.0, progress));
+  double floor = cfg.lr * cfg.min_lr_ratio;
+  return floor + 0.5 * (cfg.lr - floor) * (1.0 + std::cos(M_PI * progress));
+}
+
+double grad_norm(const std::vector<torch::Tensor>& params) {
+  // One norm per tensor (fp32 kernels), combined in fp64: one sync instead of one per tensor.
+  std::vector<torch::Tensor> norms;
+  for (const auto& p : params)
+    if (p.grad().defined()) norms.push_back(p.grad().detach().norm().to(torch::kFloat64));
+  if (norms.empty()) return 0.0;
+  return torch::stack(norms).norm().item<double>();
+}
+
+void scale_grads(const std::vector<torch::Tensor>& params, double factor) {
+  torch::NoGradGuard ng;
+  for (const auto& p : params)
+    if (p.grad().defined()) p.mutable_grad().mul_(factor);
+}
+
+double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {
+  double norm = grad_norm(params);
+  if (max_norm > 0 && std::isfinite(norm) && norm > max_norm) scale_grads(params, max_norm / (norm + 1e-6));
+  return norm;
+}
+
+}  // namespace rlhf

@@ -1,0 +1,88 @@
+// The shared optimizer step: accumulation, autocast, clipping, AdamW, NaN/Inf stop.
+#include "rlhf/train/trainer.h"
+
+#include <ATen/autocast_mode.h>
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+namespace rlhf {
+
+AutocastGuard::AutocastGuard(bool on) : on_(on) {
+  if (!on_) return;
+  prev_enabled_ = at::autocast::is_cpu_enabled();
+  prev_dtype_ = at::autocast::get_autocast_cpu_dtype();
+  at::autocast::set_cpu_enabled(true);
+  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  at::autocast::increment_nesting();
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!on_) return;
+  // Leaving the outermost region frees the bf16 weight copies autocast cached for this step.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_cpu_enabled(prev_enabled_);
+  at::autocast::set_autocast_cpu_dtype(prev_dtype_);
+}
+
+Trainer::Trainer(const NamedParams& params, const TrainConfig& cfg)
+    : cfg_(cfg), groups_(split_param_groups(params)) {
+  cfg_.validate();
+  if (groups_.decay.empty() && groups_.no_decay.empty())
+    throw Error("Trainer: the model has no trainable parameters (all have requires_grad == false)");
+  opt_ = make_adamw(groups_, cfg_);
+  state_.seed = cfg_.seed;
+}
+
+StepStats Trainer::step(const MicroLossFn& micro) {
+  auto t0 = std::chrono::steady_clock::now();
+  const int64_t step_no = state_.step + 1;
+  StepStats s;
+  s.step = step_no;
+  s.lr = lr_at(cfg_, state_.step);
+  set_lr(*opt_, s.lr);
+  const auto params = groups_.all();
+  for (const auto& p : params) p.mutable_grad() = torch::Tensor();  // set_to_none: no stale zeros
+
+  double loss_sum = 0, units = 0;
+  for (int64_t m = 0; m < cfg_.grad_accum; ++m) {
+    MicroLoss ml;
+    {
+      AutocastGuard cast(cfg_.dtype == "bf16");
+      ml = micro(m);
+    }
+    if (!ml.sum.defined() || ml.sum.numel() != 1)
+      throw Error("step " + std::to_string(step_no) + ": the loss closure must return a scalar sum");
+    double l = ml.sum.item<double>();
+    if (!std::isfinite(l)) {
+      std::ostringstream ss;
+      ss << "step " << step_no << ": the loss is " << l << " (micro-batch " << m << "); stopping before the update";
+      throw NonFiniteError(ss.str(), step_no);
+    }
+    if (ml.count > 0 && ml.sum.requires_grad()) ml.sum.backward();
+    loss_sum += l;
+    units += ml.count;
+    s.tokens += ml.tokens;
+  }
+  if (units <= 0)
+    throw Error("step " + std::to_string(step_no) +
+                ": no loss units in the whole step (every target masked?); check the data's masks");
+  scale_grads(params, 1.0 / units);
+  s.grad_norm = clip_grad_norm(params, cfg_.grad_clip);
+  if (!std::isfinite(s.grad_norm)) {
+    std::ostringstream ss;
+    ss << "step " << step_no << ": the gradient norm is " << s.grad_norm << " (loss " << loss_sum / units
+       << "); stopping before the update";
+    throw NonFiniteError(ss.str(), step_no);
+  }
+  opt_->step();
+  s.loss = loss_sum / units;
+  state_.step = step_no;
+  state_.tokens_seen += s.tokens;
+  state_.last_loss = s.loss;
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return s;
+}
+
+}  // namespace rlhf

@@ -1,0 +1,265 @@
+// PPO machinery on tiny models: rollout layout and masking, recomputed log-probs equal to the
+// generator's (importance ratio 1 before the first update), and the toy task where the reward
+// is a known function of the text (+1 per "banana"): reward rises with KL bounded.
+#include <gtest/gtest.h>
+
+#include "rl/toy.h"
+#include "rlhf/rl/ppo_trainer.h"
+#include "rlhf/rl/rules.h"
+
+using namespace rlhf;
+using namespace rlhf::rl;
+
+namespace {
+
+GeneratedRow row(std::vector<int64_t> toks, bool finished) {
+  GeneratedRow r;
+  r.tokens = toks;
+  for (size_t i = 0; i < toks.size(); ++i) r.model_logprobs.push_back(-0.5f - i), r.logprobs.push_back(-1);
+  r.finished = finished;
+  return r;
+}
+
+PolicyModels toy_models(int64_t vocab, bool critic, uint64_t seed = 1) {
+  PolicyModels m;
+  m.policy = test::toy_model(vocab, seed);
+  m.reference = clone_transformer(m.policy);
+  if (critic) {
+    m.value_trunk = clone_transformer(m.policy);
+    m.value_head = ScalarHead(m.policy->config().d_model);
+  }
+  return m;
+}
+
+std::vector<std::string> toy_prompts() {
+  return {"say the cat", "say a dog please", "the big red mat", "say now", "please say", "a cat sat on the mat",
+          "dog ran", "say banana"};
+}
+
+}  // namespace
+
+TEST(Rollout, LeftPadsPromptsRightPadsResponsesAndMasksAfterTheEnd) {
+  // Row 0: prompt 3 tokens, response 2 ending in the stop token 0; row 1: prompt 1, response 3 (cut).
+  auto b = make_rollout_batch({{5, 6, 7}, {9}}, {row({4, 0}, true), row({3, 3, 3}, false)}, /*pad_id=*/0);
+  EXPECT_EQ(b.prompt_len, 3);
+  EXPECT_EQ(b.resp_len(), 3);
+  auto seq = b.seq.accessor<int64_t, 2>();
+  auto am = b.attn_mask.accessor<int64_t, 2>();
+  std::vector<int64_t> seq0 = {5, 6, 7, 4, 0, 0}, am0 = {1, 1, 1, 1, 1, 0};
+  std::vector<int64_t> seq1 = {0, 0, 9, 3, 3, 3}, am1 = {0, 0, 1, 1, 1, 1};
+  for (int j = 0; j < 6; ++j) {
+    EXPECT_EQ(seq[0][j], seq0[j]);
+    EXPECT_EQ(am[0][j], am0[j]);
+    EXPECT_EQ(seq[1][j], seq1[j]);
+    EXPECT_EQ(am[1][j], am1[j]);
+  }
+  // The end token is a real (trained) token; the position after it is not.
+  EXPECT_EQ(b.mask[0][0].item<float>(), 1);
+  EXPECT_EQ(b.mask[0][1].item<float>(), 1);
+  EXPECT_EQ(b.mask[0][2].item<float>(), 0);
+  EXPECT_EQ(b.mask[1].sum().item<float>(), 3);
+  // Positions restart at 0 on each row's first real token.
+  EXPECT_EQ(b.position_ids[1][2].item<int64_t>(), 0);
+  EXPECT_EQ(b.position_ids[1][5].item<int64_t>(), 3);
+  EXPECT_EQ(b.position_ids[0][3].item<int64_t>(), 3);
+  EXPECT_FLOAT_EQ(b.gen_logprobs[1][2].item<float>(), -2.5f);
+  EXPECT_FLOAT_EQ(b.gen_logprobs[0][2].item<float>(), 0.f);
+  EXPECT_FALSE(b.finished[1].item<bool>());
+}
+
+TEST(Rollout, PaddingAndPostEndTokensDoNotChangeRealLogprobs) {
+  auto model = test::toy_model(16, 3);
+  torch::NoGradGuard ng;
+  auto b = make_rollout_batch({{5, 6, 7}, {9}}, {row({4, 0}, true), row({3, 2, 8}, false)}, 0);
+  auto lp = response_logprobs(model, b, true);
+  // Change what sits in padded slots (left prompt pad and post-end response pad).
+  auto b2 = b;
+  b2.seq = b.seq.clone();
+  b2.seq[1][0] = 13;
+  b2.seq[1][1] = 11;
+  b2.seq[0][5] = 12;
+  b2.response = b.response.clone();
+  b2.response[0][2] = 12;
+  auto lp2 = response_logprobs(model, b2, true);
+  EXPECT_TRUE(torch::allclose(lp.logp, lp2.logp, 0, 1e-6));
+  EXPECT_EQ(lp.logp[0][2].item<float>(), 0.f);     // masked
+  EXPECT_EQ(lp.entropy[0][2].item<float>(), 0.f);  // masked
+  // Row 1 alone (no padding at all) gives the same log-probs as inside the padded batch.
+  auto single = make_rollout_batch({{9}}, {row({3, 2, 8}, false)}, 0);
+  auto lp1 = response_logprobs(model, single);
+  EXPECT_TRUE(torch::allclose(lp1.logp[0], lp.logp[1], 1e-5, 1e-5)) << lp1.logp << lp.logp;
+}
+
+TEST(Rollout, RecomputedLogprobsEqualTheGenerators) {
+  test::WordTokenizer tok(test::toy_words());
+  auto model = test::toy_model(tok.vocab_size(), 5);
+  std::vector<std::vector<int64_t>> prompts = {{3, 4, 5}, {6}, {7, 8, 9, 10, 11}, {12, 13}};
+  SamplingConfig sc;
+  sc.max_new_tokens = 10;
+  sc.stop_ids = std::vector<int64_t>{0};
+  sc.seed = 7;
+  for (std::string backend : {"torch", "fast"}) {
+    GenerateOptions go;
+    go.backend = backend;
+    auto rows = generate(model, prompts, sc, go);
+    auto b = make_rollout_batch(prompts, rows, 0);
+    torch::NoGradGuard ng;
+    auto lp = response_logprobs(model, b);
+    double diff = ((lp.logp - b.gen_logprobs).abs() * b.mask).max().item<double>();
+    EXPECT_LT(diff, 1e-5) << backend;
+    EXPECT_GT(b.mask.sum().item<double>(), 8);  // something was generated
+  }
+}
+
+TEST(Ppo, RatioIsOneBeforeTheFirstUpdateAndParametersMove) {
+  auto tok = std::make_shared<test::WordTokenizer>(test::toy_words());
+  PpoConfig cfg;
+  cfg.batch_prompts = 4;
+  cfg.max_new_tokens = 8;
+  cfg.mini_batch = 4;
+  cfg.micro_batch = 2;
+  cfg.ppo_epochs = 2;
+  cfg.iterations = 1;
+  TrainConfig opt;
+  opt.lr = 1e-3;
+  opt.warmup_steps = 0;
+  auto models = toy_models(tok->vocab_size(), true);
+  auto before = models.policy->parameters()[0].clone();
+  auto vbefore = models.value_head->proj->weight.clone();
+  PpoTrainer t(cfg, opt, models, RuleReward::parse("count \"banana\" 1\n"), tok);
+  auto rec = t.iterate({"say the cat", "a dog", "say banana", "now"});
+  EXPECT_LT(rec["logprob_gen_max_diff"].get<double>(), 1e-5);
+  EXPECT_LT(rec["ratio_first_dev"].get<double>(), 1e-5);
+  EXPECT_EQ(rec["optimizer_steps"].get<int64_t>(), 2);
+  EXPECT_FALSE(torch::equal(before, models.policy->parameters()[0]));
+  EXPECT_FALSE(torch::equal(vbefore, models.value_head->proj->weight));
+  // The reference stays frozen.
+  for (auto& p : models.reference->parameters()) EXPECT_FALSE(p.requires_grad());
+  for (const char* k : {"reward", "kl", "entropy", "clip_frac", "approx_kl", "value_loss", "explained_var",
+                        "response_len", "unfinished_frac", "tokens_per_s", "time_generate", "time_update"})
+    EXPECT_TRUE(rec.contains(k)) << k;
+}
+
+TEST(Ppo, ConfigValidationNamesTheFlag) {
+  PpoConfig c;
+  c.algo = "rloo";
+  c.samples_per_prompt = 1;
+  try {
+    c.validate();
+    FAIL();
+  } catch (const rlhf::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--samples-per-prompt"), std::string::npos);
+  }
+  c = PpoConfig{};
+  c.micro_batch = 3;
+  c.mini_batch = 8;
+  EXPECT_THROW(c.validate(), rlhf::Error);
+  c = PpoConfig{};
+  c.algo = "dpo";
+  EXPECT_THROW(c.validate(), rlhf::Error);
+}
+
+namespace {
+// Runs `iters` iterations of the toy task and returns (first 3 iterations' mean reward, last 3's,
+// last 3's mean KL).
+struct ToyResult {
+  double reward_start = 0, reward_end = 0, kl_end = 0, beta_end = 0;
+};
+ToyResult run_toy(const std::string& algo, int iters, double kl_target = 0) {
+  auto tok = std::make_shared<test::WordTokenizer>(test::toy_words());
+  PpoConfig cfg;
+  cfg.algo = algo;
+  cfg.batch_prompts = algo == "ppo" ? 16 : 4;
+  cfg.samples_per_prompt = algo == "ppo" ? 1 : 4;
+  cfg.max_new_tokens = 8;
+  cfg.mini_batch = 8;
+  cfg.micro_batch = 8;
+  cfg.ppo_epochs = 2;
+  cfg.iterations = iters;
+  cfg.kl_coef = 0.1;
+  cfg.kl_target = kl_target;
+  cfg.kl_horizon = 16;  // one batch per horizon: beta may move 20% per iteration (a short run)
+  cfg.vf_coef = 0.5;
+  cfg.seed = 3;
+  TrainConfig opt;
+  opt.lr = 3e-3;
+  opt.warmup_steps = 0;
+  opt.min_lr_ratio = 1.0;
+  opt.weight_decay = 0.0;
+  PpoTrainer t(cfg, opt, toy_models(tok->vocab_size(), algo == "ppo"), RuleReward::parse("count \"banana\" 1\n"),
+               tok);
+  auto prompts = toy_prompts();
+  ToyResult r;
+  for (int i = 0; i < iters; ++i) {
+    std::vector<std::string> batch;
+    for (int j = 0; j < cfg.batch_prompts; ++j) batch.push_back(prompts[(i * cfg.batch_prompts + j) % prompts.size()]);
+    auto rec = t.iterate(batch);
+    if (i < 3) r.reward_start += rec["reward"].get<double>() / 3;
+    if (i >= iters - 3) r.reward_end += rec["reward"].get<double>() / 3, r.kl_end += rec["kl"].get<double>() / 3;
+    r.beta_end = rec["beta_next"].get<double>();
+  }
+  return r;
+}
+}  // namespace
+
+TEST(Ppo, ToyRewardRisesWithBoundedKl) {
+  auto r = run_toy("ppo", 25);
+  std::cout << "ppo toy: reward " << r.reward_start << " -> " << r.reward_end << ", KL " << r.kl_end << "\n";
+  EXPECT_GT(r.reward_end, r.reward_start + 1.0);
+  EXPECT_LT(r.kl_end, 15.0);
+}
+
+TEST(Ppo, ToyRlooAndGrpoRaiseTheRewardToo) {
+  for (std::string algo : {"rloo", "grpo"}) {
+    auto r = run_toy(algo, 25);
+    std::cout << algo << " toy: reward " << r.reward_start << " -> " << r.reward_end << ", KL " << r.kl_end << "\n";
+    EXPECT_GT(r.reward_end, r.reward_start + 1.0) << algo;
+    EXPECT_LT(r.kl_end, 15.0) << algo;
+  }
+}
+
+TEST(Ppo, ToyAdaptiveKlControllerRaisesBetaAndLowersKl) {
+  auto fixed = run_toy("ppo", 25);
+  auto r = run_toy("ppo", 25, /*kl_target=*/2.0);
+  std::cout << "ppo toy, KL target 2: reward " << r.reward_start << " -> " << r.reward_end << ", KL " << r.kl_end
+            << ", beta 0.1 -> " << r.beta_end << " (fixed beta: KL " << fixed.kl_end << ")\n";
+  // The controller raises beta while KL is above the target (at most 20% per horizon, so it
+  // lags a fast-moving policy) and ends with a clearly smaller KL than the fixed beta.
+  EXPECT_GT(r.reward_end, r.reward_start + 0.5);
+  EXPECT_GT(r.beta_end, 0.1 * 3);
+  EXPECT_LT(r.kl_end, fixed.kl_end - 1.0);
+  EXPECT_LT(r.kl_end, 4 * 2.0);
+}
+
+TEST(Ppo, PtxTermLowersTheLanguageModellingLossOfItsData) {
+  // PPO-ptx with a zero reward: the only learning signal is the LM loss on the ptx data, so its
+  // loss must fall over a few iterations (and be logged).
+  auto tok = std::make_shared<test::WordTokenizer>(test::toy_words());
+  PpoConfig cfg;
+  cfg.batch_prompts = 4;
+  cfg.max_new_tokens = 4;
+  cfg.mini_batch = 4;
+  cfg.micro_batch = 4;
+  cfg.ppo_epochs = 2;
+  cfg.iterations = 8;
+  cfg.ptx_coef = 1.0;
+  cfg.ptx_batch = 2;
+  TrainConfig opt;
+  opt.lr = 3e-3;
+  opt.warmup_steps = 0;
+  opt.weight_decay = 0;
+  PpoTrainer t(cfg, opt, toy_models(tok->vocab_size(), true),
+               std::make_shared<CallbackReward>("zero", [](const RewardQuery&) { return 0.0; }), tok);
+  data::TokenizedExample ex;
+  ex.ids = {3, 4, 5, 6, 7, 8, 0};  // "the cat dog sat ran on <eos>"
+  ex.train.assign(ex.ids.size(), 1);
+  t.set_ptx_data({ex, ex});
+  double first = 0, last = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto rec = t.iterate({"say the cat", "a dog", "now", "please say"});
+    ASSERT_TRUE(rec.contains("ptx_loss"));
+    (i == 0 ? first : last) = rec["ptx_loss"].get<double>();
+  }
+  EXPECT_GT(first, 1.5);  // a random model over 16 words: about log(16) = 2.8
+  EXPECT_LT(last, first - 0.5);
+}
