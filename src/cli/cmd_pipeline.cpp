@@ -22,6 +22,7 @@ int run(int argc, char** argv) {
                 "--out; complete stages are skipped, so rerunning resumes. Writes OUT/summary.json.");
   f.add("out", "", "run folder (required)");
   f.add_choice("preset", "default", {"tiny", "default"}, "sizes: tiny (tests, seconds) or default (the main job)");
+  f.add_choice("algo", "ppo", {"ppo", "rloo", "grpo", "reinforce"}, "policy-optimisation algorithm of the ppo stage");
   f.add("seed", "0", "random seed of the whole run");
   f.add("threads", "0", "intra-op CPU threads (0 = all cores)");
   add_override(f, "corpus-tokens", "world pretraining corpus size (approximate tokens)");
@@ -95,7 +96,7 @@ int run(int argc, char** argv) {
   ctx.out = out;
   ctx.preset = p;
   ctx.progress_tty = f.flag("live-progress") ? 1 : -1;
-  auto summary = rlhf::pipeline::run_pipeline(ctx, rlhf::pipeline::default_stages());
+  auto summary = rlhf::pipeline::run_pipeline(ctx, rlhf::pipeline::default_stages(f.str("algo")));
   std::cout << "pipeline: done -> " << rlhf::io::join_path(out, "summary.json") << "\n";
   return 0;
 }

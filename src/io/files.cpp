@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -35,32 +36,53 @@ static void fsync_dir_of(const std::string& path) {
   }
 }
 
-void write_file_atomic(const std::string& path, std::string_view data) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw Error(path + ": cannot create " + tmp + " (" + std::strerror(errno) + ")");
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
+AtomicFile::AtomicFile(const std::string& path) : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())) {
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd_ < 0) throw Error(path_ + ": cannot create " + tmp_ + " (" + std::strerror(errno) + ")");
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+void AtomicFile::write(const void* data, size_t n) {
+  if (fd_ < 0) throw Error(path_ + ": write after commit");
+  const char* c = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd_, c, std::min<size_t>(n, size_t{1} << 30));
+    if (w < 0) {
       if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw Error(path + ": write failed (" + std::strerror(e) + ")");
+      throw Error(path_ + ": write failed (" + std::strerror(errno) + ")");
     }
-    off += static_cast<size_t>(n);
+    c += w;
+    n -= static_cast<size_t>(w);
   }
+}
+
+void AtomicFile::commit() {
+  if (fd_ < 0) throw Error(path_ + ": committed twice");
+  int fd = fd_;
+  fd_ = -1;
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    throw Error(path + ": fsync/close failed (" + std::strerror(errno) + ")");
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
-    ::unlink(tmp.c_str());
-    throw Error(path + ": rename from " + tmp + " failed (" + std::strerror(e) + ")");
+    ::unlink(tmp_.c_str());
+    throw Error(path_ + ": fsync/close failed (" + std::strerror(e) + ")");
   }
-  fsync_dir_of(path);
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp_.c_str());
+    throw Error(path_ + ": rename from " + tmp_ + " failed (" + std::strerror(e) + ")");
+  }
+  fsync_dir_of(path_);
+}
+
+void write_file_atomic(const std::string& path, std::string_view data) {
+  AtomicFile f(path);
+  f.write(data.data(), data.size());
+  f.commit();
 }
 
 void replace_dir_atomic(const std::string& src, const std::string& dst) {

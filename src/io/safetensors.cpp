@@ -1,5 +1,6 @@
 // Safetensors reading (mmap + full header validation) and atomic writing.
 #include "rlhf/io/safetensors.h"
+#include "rlhf/io/files.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -183,37 +184,12 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsEnt
   uint8_t len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(static_cast<uint64_t>(header.size()) >> (8 * i));
 
-  // Streamed temp file + fsync + rename, so large models are not staged in memory twice.
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw Error(path + ": cannot create " + tmp + " (" + std::strerror(errno) + ")");
-  auto write_all = [&](const void* p, uint64_t n) {
-    const char* c = static_cast<const char*>(p);
-    while (n > 0) {
-      ssize_t w = ::write(fd, c, std::min<uint64_t>(n, 1u << 30));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        int e = errno;
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        throw Error(path + ": write failed (" + std::strerror(e) + ")");
-      }
-      c += w;
-      n -= static_cast<uint64_t>(w);
-    }
-  };
-  write_all(len, 8);
-  write_all(header.data(), header.size());
-  for (const auto* t : sorted) write_all(t->data, t->n_bytes);
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    throw Error(path + ": fsync/close failed (" + std::strerror(errno) + ")");
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    throw Error(path + ": rename from " + tmp + " failed (" + std::strerror(e) + ")");
-  }
+  // Streamed (AtomicFile), so large models are not staged in memory twice.
+  AtomicFile out(path);
+  out.write(len, 8);
+  out.write(header.data(), header.size());
+  for (const auto* t : sorted) out.write(t->data, t->n_bytes);
+  out.commit();
 }
 
 }  // namespace rlhf::io

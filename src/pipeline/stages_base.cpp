@@ -141,9 +141,9 @@ nlohmann::json stage_eval(PipelineContext& ctx) {
 
 }  // namespace
 
-std::vector<PipelineStage> default_stages() {
+std::vector<PipelineStage> default_stages(const std::string& algo) {
   return {{"world", stage_world}, {"pretrain", stage_pretrain}, {"sft", stage_sft}, {"eval", stage_eval},
-          rm_pipeline_stage(), ppo_pipeline_stage()};
+          rm_pipeline_stage(), ppo_pipeline_stage(algo)};
 }
 
 }  // namespace rlhf::pipeline

@@ -9,7 +9,24 @@ namespace rlhf::io {
 // Reads a whole file; throws rlhf::Error naming the path when it cannot.
 std::string read_file(const std::string& path);
 
-// Writes `data` to `path` atomically: PATH.tmp.<pid> is written and fsynced, then renamed over PATH.
+// A file written in pieces and published atomically: PATH.tmp.<pid> is written, then commit()
+// fsyncs it and renames it over PATH. Destroyed without commit(), the temp file is removed and
+// PATH is untouched. Errors name PATH.
+class AtomicFile {
+ public:
+  explicit AtomicFile(const std::string& path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  void write(const void* data, size_t n);
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+};
+
+// Writes `data` to `path` atomically (an AtomicFile written in one piece).
 void write_file_atomic(const std::string& path, std::string_view data);
 
 // Atomically replaces folder `dst` by folder `src` (both on one file system): the old `dst`, if

@@ -54,7 +54,7 @@ struct PipelineStage {
 };
 
 // world, pretrain, sft, eval (in that order). Later issues append theirs.
-std::vector<PipelineStage> default_stages();
+std::vector<PipelineStage> default_stages(const std::string& algo = "ppo");
 
 // Runs the stages in order, skipping complete ones, and writes DIR/summary.json after each stage
 // (atomically). The summary holds one object per stage and, from the evaluation, "base" and
