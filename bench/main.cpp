@@ -14,26 +14,13 @@
 #include "rlhf/io/error.h"
 #include "rlhf/model/runtime.h"
 #include "rlhf/util/flags.h"
+#include "rlhf/util/tuning.h"
 
 namespace {
-constexpr const char* kTcmalloc = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4";
-
-void reexec_tuned(char** argv) {
-  const char* done = std::getenv("RLHF_BENCH_TUNED");
-  if (done && std::strcmp(done, "1") == 0) return;
+void reexec_bench_tuned(char** argv) {
   for (char** a = argv; *a; ++a)
     if (!std::strcmp(*a, "--untuned") || !std::strcmp(*a, "--help") || !std::strcmp(*a, "-h")) return;
-  setenv("RLHF_BENCH_TUNED", "1", 1);
-  setenv("OMP_WAIT_POLICY", "passive", 1);
-  if (access(kTcmalloc, R_OK) == 0) {
-    const char* pre = std::getenv("LD_PRELOAD");
-    std::string v = pre && *pre ? std::string(pre) + " " + kTcmalloc : kTcmalloc;
-    setenv("LD_PRELOAD", v.c_str(), 1);
-  } else {
-    std::cerr << "note: " << kTcmalloc << " not found (apt-get install libtcmalloc-minimal4); running untuned\n";
-  }
-  execv("/proc/self/exe", argv);
-  std::cerr << "note: re-exec failed; running untuned\n";
+  rlhf::reexec_tuned(argv, "RLHF_BENCH_TUNED");
 }
 
 // Source tree root: this file is <root>/bench/main.cpp.
@@ -45,7 +32,7 @@ std::string source_root() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  reexec_tuned(argv);
+  reexec_bench_tuned(argv);
   using namespace rlhf::bench;
   try {
     rlhf::Flags f("rlhf-bench", "Benchmarks beside the PyTorch-eager reference (../shared/bench/torch_reference.py).");

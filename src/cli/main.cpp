@@ -8,6 +8,7 @@
 
 #include "cli/command.h"
 #include "rlhf/io/error.h"
+#include "rlhf/util/tuning.h"
 
 namespace rlhf::cli {
 std::vector<Command>& registry() {
@@ -36,6 +37,8 @@ static void print_usage(const std::string& group) {
 }
 
 int main(int argc, char** argv) {
+  // OpenMP passive waiting + tcmalloc (rlhf/util/tuning.h); RLHF_UNTUNED=1 turns it off.
+  if (argc >= 2 && std::strcmp(argv[1], "--help") && std::strcmp(argv[1], "-h")) rlhf::reexec_tuned(argv, "RLHF_TUNED", true);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     print_usage("");
     return argc < 2 ? 1 : 0;

@@ -305,7 +305,7 @@ std::string Flags::help() const {
     }
     if (s.kind == Kind::Bool)
       ss << " (default: false)";
-    else if (s.kind != Kind::List)
+    else if (s.kind != Kind::List && s.help.find("(default:") == std::string::npos)
       ss << " (default: " << (s.def.empty() ? "none" : s.def) << ")";
     ss << "\n";
   }
