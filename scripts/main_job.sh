@@ -3,4 +3,4 @@
 # pipeline on the embedded world with the default preset (results in runs/default/summary.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh && bash scripts/build.sh && build/rlhf pipeline --out runs/default "$@"
+bash scripts/setup.sh --main && RLHF_TARGETS=rlhf bash scripts/build.sh && build/rlhf pipeline --out runs/default "$@"
