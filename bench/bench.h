@@ -53,6 +53,8 @@ struct RegisterBench {
 
 // Read bandwidth over a 1 GiB buffer (GB/s, best of a few passes, all threads).
 double measure_bandwidth_gbs(int threads);
+// Size of the largest CPU cache (bytes; 0 when unknown).
+int64_t l3_cache_bytes();
 std::string cpu_model_name();
 
 }  // namespace rlhf::bench

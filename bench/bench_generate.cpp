@@ -88,6 +88,20 @@ void run_generate(BenchContext& ctx) {
         r.extra["bound_tokens_per_s"] = batch * ctx.bandwidth_gbs * 1e9 / step_bytes;
         r.extra["step_bytes"] = step_bytes;
         r.extra["bandwidth_gbs"] = ctx.bandwidth_gbs;
+        r.extra["ours_gbs"] = r.ours / batch * step_bytes / 1e9;  // bytes a step reads x steps/s
+        // When weights + cache fit in the last-level cache, steps after the first read them from
+        // there, not from DRAM: the DRAM bound is then no limit at all.
+        const int64_t llc = l3_cache_bytes();
+        r.extra["llc_bytes"] = llc;
+        if (llc > 0 && step_bytes <= static_cast<double>(llc)) {
+          r.extra["bound_applies"] = false;
+          r.extra["bound_note"] = "weights + KV cache (" + std::to_string(static_cast<int64_t>(step_bytes / 1e6)) +
+                                  " MB) fit in the " + std::to_string(llc >> 20) +
+                                  " MiB last-level cache: the DRAM bandwidth bound does not apply";
+        } else {
+          r.extra["bound_applies"] = true;
+          r.extra["bound_note"] = "weights + KV cache read once per decode step from DRAM at the measured bandwidth";
+        }
         r.extra["pack_s"] = pack_s;
         r.extra["threads"] = threads;
         r.extra["cpu"] = ctx.cpu;

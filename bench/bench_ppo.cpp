@@ -1,7 +1,9 @@
 // rlhf-bench ppo: one PPO iteration (generate / score / reference+value forward / update) for
 // the tiny (default world) and GPT-2-small shapes, batch 16, 32 prompt + 64 new tokens, through
 // the real PpoTrainer, beside the same iteration in PyTorch eager (torch_reference.py ppo) run in
-// the same invocation; the ratio is for the whole iteration.
+// the same invocation; the ratio is for the whole iteration. Our "ref+value" phase is two forwards
+// (reference, value): the old policy's log-probs come from generation, while the eager
+// iteration recomputes them (a third forward, counted in its ref_value phase).
 #include <algorithm>
 #include <cstdio>
 #include <iostream>

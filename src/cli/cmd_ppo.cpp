@@ -48,7 +48,7 @@ int run(int argc, char** argv) {
   if (!f.flag("no-eval")) {
     eval_prompts = rlhf::rl::PromptSource::sample(f.str("eval-prompts-from"), cfg.eval_prompts, 12345);
     ro.evaluate = [&](rlhf::rl::PpoTrainer& tr) {
-      return rlhf::rl::evaluate_vs_reference(tr, eval_prompts, setup.rm.get(), cfg.seed + 1000003).summary();
+      return rlhf::rl::evaluate_summary(tr, eval_prompts, setup.rm.get(), cfg.seed + 1000003);
     };
   }
   auto res = rlhf::rl::run_ppo(t, prompts, ro);
@@ -59,9 +59,14 @@ int run(int argc, char** argv) {
   if (!res.last_eval.is_null()) {
     rlhf::io::write_json_atomic(rlhf::io::join_path(out, "eval.json"), res.last_eval);
     const auto& e = res.last_eval;
-    std::cout << "ppo: held-out (" << e["n"] << " prompts): gold " << e["gold_mean"] << " (SFT " << e["sft_gold_mean"]
-              << "), delta " << e["gold_delta_vs_sft"] << " 95% CI " << e["gold_delta_ci95"] << ", win rate vs SFT "
+    std::cout << "ppo: held-out (" << e["n"] << " prompts x " << e["samples_per_prompt"] << " samples, temperature "
+              << e["temperature"] << "): gold " << e["gold_mean"] << " (SFT " << e["sft_gold_mean"] << "), delta "
+              << e["gold_delta_vs_sft"] << " 95% CI " << e["gold_delta_ci95"] << ", win rate vs SFT "
               << e["win_rate_vs_sft"] << ", KL " << e["kl"] << ", RM mean " << e["rm_mean"] << "\n";
+    const auto& g = e["greedy"];
+    std::cout << "ppo: held-out, greedy: gold " << g["gold_mean"] << " (SFT " << g["sft_gold_mean"] << "), delta "
+              << g["gold_delta_vs_sft"] << " 95% CI " << g["gold_delta_ci95"] << ", win rate vs SFT "
+              << g["win_rate_vs_sft"] << "\n";
   }
   std::cout << "ppo: wrote " << res.final_dir << "\n";
   return 0;

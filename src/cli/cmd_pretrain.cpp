@@ -20,7 +20,6 @@ int run(int argc, char** argv) {
   td.lr = 1e-3;
   td.warmup_steps = 100;
   f.add("data", "", "corpus: a text file or a folder of text files (required)");
-  f.add("out", "", "run folder: checkpoints, metrics.jsonl, run_config.json (required)");
   f.add("tokenizer", "", "tokenizer to use (checkpoint folder, tokenizer.json, ...); empty = train a BPE");
   f.add("vocab-size", std::to_string(d.vocab_size), "vocabulary size of the trained BPE");
   f.add_choice("arch", d.model.arch, {"gpt2", "llama"}, "model layout");
@@ -29,15 +28,13 @@ int run(int argc, char** argv) {
   f.add("d-model", "192", "residual width");
   f.add("max-seq", "128", "context length (training sequence length)");
   f.add("val-fraction", "0.02", "share of the packed sequences held out for the validation loss");
-  f.add_choice("device", "cpu", {"cpu", "cuda"}, "where to train");
-  f.add_bool("resume", "continue the run in --out from its newest checkpoint");
+  rlhf::add_run_flags(f);
   rlhf::add_train_flags(f, td);
   if (!f.parse(argc, argv)) return 0;
   for (const char* k : {"n-layer", "n-head", "d-model", "max-seq"}) f.require_positive(k);
 
   rlhf::PretrainConfig c;
   c.data = f.str("data");
-  c.out = f.str("out");
   c.tokenizer = f.str("tokenizer");
   c.vocab_size = static_cast<int>(f.integer("vocab-size"));
   c.model.arch = f.str("arch");
@@ -50,12 +47,11 @@ int run(int argc, char** argv) {
     c.model.tie_embeddings = true;
   }
   c.val_fraction = f.num("val-fraction");
-  c.device = f.str("device");
-  c.resume = f.flag("resume");
   c.train = rlhf::train_config_from_flags(f);
-  if (c.out.empty()) throw rlhf::Error("--out: a run folder is required");
-  rlhf::io::make_dirs(c.out);
-  rlhf::io::write_json_atomic(rlhf::io::join_path(c.out, "run_config.json"), f.resolved());
+  const rlhf::RunOptions run = rlhf::run_options_from_flags(f);
+  c.out = run.out;
+  c.device = run.device;
+  c.resume = run.resume;
   auto r = rlhf::pretrain(c);
   std::cout << "pretrain: done -> " << r["checkpoint"].get<std::string>() << "  (final loss " << r["final_loss"]
             << ", eval loss " << r["eval_loss"] << ")\n";

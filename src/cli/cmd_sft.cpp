@@ -23,10 +23,11 @@ int run(int argc, char** argv) {
   f.add_list("data", "training JSONL file(s) (required)");
   f.add("val-data", "", "validation JSONL (default: hold out --val-fraction of --data)");
   f.add("val-fraction", "0.05", "share of --data held out for the validation loss when --val-data is not given");
-  f.add("out", "", "run folder (required)");
   f.add("max-seq", "0", "longest training example in tokens (0 = the model's context)");
-  f.add_choice("device", "cpu", {"cpu", "cuda"}, "where to train");
-  f.add_bool("resume", "continue the run in --out from its newest checkpoint");
+  f.add_bool("packing",
+             "pack several examples per row (block-diagonal causal mask, positions restarting per example) "
+             "instead of padding each to the longest; same loss, less compute");
+  rlhf::add_run_flags(f);
   rlhf::add_train_flags(f, td);
   if (!f.parse(argc, argv)) return 0;
 
@@ -35,15 +36,14 @@ int run(int argc, char** argv) {
   c.data = f.list("data");
   c.val_data = f.str("val-data");
   c.val_fraction = f.num("val-fraction");
-  c.out = f.str("out");
   c.max_seq = f.integer("max-seq");
   if (c.max_seq < 0) throw rlhf::Error("--max-seq: must be >= 0 (got " + std::to_string(c.max_seq) + ")");
-  c.device = f.str("device");
-  c.resume = f.flag("resume");
+  c.packing = f.flag("packing");
   c.train = rlhf::train_config_from_flags(f);
-  if (c.out.empty()) throw rlhf::Error("--out: a run folder is required");
-  rlhf::io::make_dirs(c.out);
-  rlhf::io::write_json_atomic(rlhf::io::join_path(c.out, "run_config.json"), f.resolved());
+  const rlhf::RunOptions run = rlhf::run_options_from_flags(f);
+  c.out = run.out;
+  c.device = run.device;
+  c.resume = run.resume;
   auto r = rlhf::sft(c);
   std::cout << "sft: done -> " << r["checkpoint"].get<std::string>() << "  (validation loss " << r["eval_loss_before"]
             << " -> " << r["eval_loss"] << ")\n";

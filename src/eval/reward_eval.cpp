@@ -26,6 +26,9 @@ RewardEvalResult evaluate_rewards(const std::vector<data::PreferenceGroup>& grou
   bool all_gold = !groups.empty();
   double std_sum = 0;
   int64_t std_n = 0;
+  const double gap_edges[] = {0.0, 0.3, 0.7, -1.0};
+  std::vector<double> gap_correct(3, 0.0);
+  std::vector<int64_t> gap_n(3, 0);
   for (size_t g = 0; g < groups.size(); ++g) {
     const auto& grp = groups[g];
     const auto& s = scores[g];
@@ -49,6 +52,12 @@ RewardEvalResult evaluate_rewards(const std::vector<data::PreferenceGroup>& grou
         longer += lb > lw ? 1.0 : lb == lw ? 0.5 : 0.0;
         shorter += lb < lw ? 1.0 : lb == lw ? 0.5 : 0.0;
         ++r.n;
+        if (grp.gold.size() == s.size()) {
+          double gap = std::fabs(grp.gold[b] - grp.gold[w]);
+          int k = gap < gap_edges[1] ? 0 : gap < gap_edges[2] ? 1 : 2;
+          gap_correct[k] += d > 0 ? 1.0 : d == 0 ? 0.5 : 0.0;
+          ++gap_n[k];
+        }
       }
     if (grp.gold.size() == s.size()) {
       gold.insert(gold.end(), grp.gold.begin(), grp.gold.end());
@@ -74,6 +83,9 @@ RewardEvalResult evaluate_rewards(const std::vector<data::PreferenceGroup>& grou
     r.spearman = spearman(reward, gold);
   }
   if (std_n) r.mean_std = std_sum / std_n;
+  if (gap_n[0] + gap_n[1] + gap_n[2] > 0)
+    for (int k = 0; k < 3; ++k)
+      r.by_gold_gap.push_back({gap_edges[k], gap_edges[k + 1], gap_n[k], gap_n[k] ? gap_correct[k] / gap_n[k] : 0.0});
   return r;
 }
 
@@ -93,6 +105,15 @@ nlohmann::json RewardEvalResult::to_json() const {
     j["gold_n"] = gold_n;
   }
   if (mean_std >= 0) j["mean_ensemble_std"] = mean_std;
+  if (!by_gold_gap.empty()) {
+    nlohmann::json b = nlohmann::json::array();
+    for (const auto& g : by_gold_gap)
+      b.push_back({{"min_gap", g.min_gap},
+                   {"max_gap", g.max_gap < 0 ? nlohmann::json(nullptr) : nlohmann::json(g.max_gap)},
+                   {"n", g.n},
+                   {"accuracy", g.accuracy}});
+    j["accuracy_by_gold_gap"] = b;
+  }
   return j;
 }
 
@@ -113,6 +134,15 @@ std::string RewardEvalResult::table() const {
     row("Spearman vs gold") << spearman << "\n";
   }
   if (mean_std >= 0) row("mean ensemble std") << mean_std << "\n";
+  for (const auto& g : by_gold_gap) {
+    std::ostringstream k;
+    k << std::fixed << std::setprecision(1) << "accuracy, gold gap " << g.min_gap;
+    if (g.max_gap >= 0)
+      k << "-" << g.max_gap;
+    else
+      k << "+";
+    row(k.str()) << g.accuracy << "  (" << g.n << " pairs)\n";
+  }
   return os.str();
 }
 

@@ -1,6 +1,7 @@
 // The two ways generate() can run a model, behind one small interface: prefill all prompts,
 // then feed one token per running row; each call leaves the next-token logits in logits().
 #pragma once
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -18,6 +19,8 @@ class DecodeBackend {
   virtual void step(const std::vector<int64_t>& rows, const std::vector<int64_t>& tokens) = 0;
   virtual const float* logits() const = 0;
   virtual int64_t vocab() const = 0;
+  // Calls fn(begin, end) over chunks covering [0, n), on the backend's threads when it has any.
+  virtual void for_rows(int64_t n, const std::function<void(int64_t, int64_t)>& fn) { fn(0, n); }
 };
 
 // The libtorch path: TransformerImpl with a left-padded batch and a KVCache.

@@ -370,6 +370,10 @@ const float* DecodeEngine::feed_one(const int64_t* slots, const int64_t* tokens,
   return out;
 }
 
+void DecodeEngine::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  impl_->pool->run(n, fn);
+}
+
 int64_t DecodeEngine::length(int64_t slot) const { return impl_->lens.at(slot); }
 int64_t DecodeEngine::vocab() const { return impl_->V; }
 

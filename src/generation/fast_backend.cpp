@@ -34,6 +34,9 @@ class FastBackend : public DecodeBackend {
   }
   const float* logits() const override { return logits_; }
   int64_t vocab() const override { return engine_->vocab(); }
+  void for_rows(int64_t n, const std::function<void(int64_t, int64_t)>& fn) override {
+    engine_->parallel_for(n, fn);
+  }
 
  private:
   std::unique_ptr<DecodeEngine> owned_;

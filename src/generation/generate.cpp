@@ -55,8 +55,7 @@ std::vector<GeneratedRow> generate(Transformer& model, const std::vector<std::ve
   std::vector<GeneratedRow> out(B);
   std::vector<Rng> rngs;
   for (int64_t i = 0; i < B; ++i) rngs.emplace_back(cfg.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(i));
-  std::vector<float> scratch;
-  std::vector<int32_t> index_scratch;
+  std::vector<SampledToken> samples;
 
   backend->prefill(prompts, cfg.max_new_tokens);
   std::vector<int64_t> active(B), next, next_tokens;
@@ -70,9 +69,18 @@ std::vector<GeneratedRow> generate(Transformer& model, const std::vector<std::ve
     const float* logits = backend->logits();
     next.clear();
     next_tokens.clear();
+    // Rows sample independently (each has its own generator), so the backend may spread them
+    // over its threads; the result does not depend on how they are split.
+    samples.resize(active.size());
+    backend->for_rows(static_cast<int64_t>(active.size()), [&](int64_t j0, int64_t j1) {
+      thread_local std::vector<float> scratch;
+      thread_local std::vector<int32_t> index_scratch;
+      for (int64_t j = j0; j < j1; ++j)
+        samples[j] = sample_token(logits + j * V, V, cfg, rngs[active[j]], scratch, index_scratch);
+    });
     for (size_t j = 0; j < active.size(); ++j) {
       const int64_t r = active[j];
-      SampledToken s = sample_token(logits + j * V, V, cfg, rngs[r], scratch, index_scratch);
+      const SampledToken& s = samples[j];
       GeneratedRow& row = out[r];
       row.tokens.push_back(s.token);
       row.logprobs.push_back(s.logprob);

@@ -1,12 +1,14 @@
-// Packed small-M matmul: AVX-512 register-blocked kernels (M rows x 16 columns per panel,
-// instantiated for every M from 1 to 16, fp32 or bf16 weights widened to fp32 in registers)
-// and a plain C++ fallback for CPUs without AVX-512.
+// Packed small-M matmul (see gemm.h): AVX-512 register-blocked micro-kernels instantiated for
+// every block of 1..8 rows x 1..3 panels, fp32 weights or bf16 k-pairs (vdpbf16ps where the CPU
+// has AVX512_BF16, the same arithmetic with FMAs where not), and plain C++ for CPUs without
+// AVX-512.
 #include "kernels/gemm.h"
 
 #include <immintrin.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <utility>
 
@@ -15,42 +17,74 @@
 namespace rlhf::kernels {
 
 namespace {
+constexpr int kMaxRows = 8;    // rows per micro-kernel block
+constexpr int kGroup = 3;      // panels per micro-kernel block
+
 uint16_t to_bf16(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
+  if ((u & 0x7FFFFFFF) > 0x7F800000) return static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
   u += 0x7FFF + ((u >> 16) & 1);  // round to nearest even
   return static_cast<uint16_t>(u >> 16);
 }
-float from_bf16(uint16_t h) {
-  uint32_t u = static_cast<uint32_t>(h) << 16;
+float bits_to_float(uint32_t u) {
   float f;
   std::memcpy(&f, &u, 4);
   return f;
 }
 
-using PanelFn = void (*)(const float* X, int64_t ldx, const void* wp, int64_t K, const float* bias, float* Y,
-                         int64_t ldy, int ncols, bool acc_y);
+std::atomic<int> g_isa_limit{static_cast<int>(Isa::Avx512Bf16)};
 
-// Plain C++ panel kernel (any M), used when the CPU has no AVX-512.
-template <bool BF16>
-void panel_generic(const float* X, int64_t ldx, int mr, const void* wp, int64_t K, const float* bias, float* Y,
-                   int64_t ldy, int ncols, bool acc_y) {
-  for (int m = 0; m < mr; ++m) {
-    float acc[kPanel] = {};
-    for (int64_t k = 0; k < K; ++k) {
-      float x = X[m * ldx + k];
-      for (int j = 0; j < kPanel; ++j) {
-        float w = BF16 ? from_bf16(static_cast<const uint16_t*>(wp)[k * kPanel + j])
-                       : static_cast<const float*>(wp)[k * kPanel + j];
-        acc[j] += x * w;
+// --- plain C++ (no AVX-512) ------------------------------------------------------------------
+void block_generic_f32(const float* X, int64_t ldx, int mr, const float* W, int64_t pstride, int np, int64_t K,
+                       const float* bias, float* Y, int64_t ldy, int ncols_last, bool acc_y) {
+  for (int m = 0; m < mr; ++m)
+    for (int p = 0; p < np; ++p) {
+      float acc[kPanel] = {};
+      const float* w = W + p * pstride;
+      for (int64_t k = 0; k < K; ++k) {
+        const float x = X[m * ldx + k];
+        for (int j = 0; j < kPanel; ++j) acc[j] += x * w[k * kPanel + j];
+      }
+      const int nc = p == np - 1 ? ncols_last : static_cast<int>(kPanel);
+      for (int j = 0; j < nc; ++j) {
+        float r = acc[j] + (bias ? bias[p * kPanel + j] : 0.0f);
+        float& y = Y[m * ldy + p * kPanel + j];
+        y = acc_y ? y + r : r;
       }
     }
-    for (int j = 0; j < ncols; ++j) {
-      float r = acc[j] + (bias ? bias[j] : 0.0f);
-      Y[m * ldy + j] = acc_y ? Y[m * ldy + j] + r : r;
-    }
-  }
 }
+
+void block_generic_b16(const uint32_t* Xp, int64_t ldxp, int mr, const uint16_t* W, int64_t pstride, int np,
+                       int64_t K2, const float* bias, float* Y, int64_t ldy, int ncols_last, bool acc_y) {
+  for (int m = 0; m < mr; ++m)
+    for (int p = 0; p < np; ++p) {
+      float acc[kPanel] = {};
+      const uint16_t* w = W + p * pstride;
+      for (int64_t kk = 0; kk < K2; ++kk) {
+        const uint32_t xp = Xp[m * ldxp + kk];
+        const float x_hi = bits_to_float(xp & 0xFFFF0000u), x_lo = bits_to_float(xp << 16);
+        for (int j = 0; j < kPanel; ++j) {
+          // Products of two bf16 values are exact in fp32: the same sums as vdpbf16ps.
+          acc[j] += x_hi * bits_to_float(uint32_t(w[(kk * kPanel + j) * 2 + 1]) << 16);
+          acc[j] += x_lo * bits_to_float(uint32_t(w[(kk * kPanel + j) * 2]) << 16);
+        }
+      }
+      const int nc = p == np - 1 ? ncols_last : static_cast<int>(kPanel);
+      for (int j = 0; j < nc; ++j) {
+        float r = acc[j] + (bias ? bias[p * kPanel + j] : 0.0f);
+        float& y = Y[m * ldy + p * kPanel + j];
+        y = acc_y ? y + r : r;
+      }
+    }
+}
+
+using KernF32 = void (*)(const float* X, int64_t ldx, const float* W, int64_t pstride, int64_t K, const float* bias,
+                         float* Y, int64_t ldy, int ncols_last, bool acc_y);
+using KernB16 = void (*)(const uint32_t* Xp, int64_t ldxp, const uint16_t* W, int64_t pstride, int64_t K2,
+                         const float* bias, float* Y, int64_t ldy, int ncols_last, bool acc_y);
+using TableF32 = std::array<std::array<KernF32, kGroup>, kMaxRows>;
+using TableB16 = std::array<std::array<KernB16, kGroup>, kMaxRows>;
 }  // namespace
 
 #pragma GCC push_options
@@ -58,81 +92,154 @@ void panel_generic(const float* X, int64_t ldx, int mr, const void* wp, int64_t 
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx2")
 namespace {
-template <bool BF16>
-inline __m512 load_w(const void* wp, int64_t k) {
-  if constexpr (BF16) {
-    __m256i r = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(wp) + k * kPanel));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(r), 16));
-  } else {
-    return _mm512_loadu_ps(static_cast<const float*>(wp) + k * kPanel);
-  }
-}
 
-// MR rows x 16 columns; KU independent accumulator sets hide FMA latency when MR is small.
-template <int MR, bool BF16>
-void panel_512(const float* X, int64_t ldx, const void* wp, int64_t K, const float* bias, float* Y, int64_t ldy,
-               int ncols, bool acc_y) {
-  constexpr int KU = MR == 1 ? 4 : MR <= 3 ? 2 : 1;
-  __m512 acc[KU][MR];
-#pragma GCC unroll 4
-  for (int u = 0; u < KU; ++u)
-#pragma GCC unroll 16
-    for (int m = 0; m < MR; ++m) acc[u][m] = _mm512_setzero_ps();
-  int64_t k = 0;
-  for (; k + KU <= K; k += KU) {
-#pragma GCC unroll 4
-    for (int u = 0; u < KU; ++u) {
-      __m512 w = load_w<BF16>(wp, k + u);
-#pragma GCC unroll 16
-      for (int m = 0; m < MR; ++m) acc[u][m] = _mm512_fmadd_ps(_mm512_set1_ps(X[m * ldx + k + u]), w, acc[u][m]);
+// Stores MR x NP accumulators (+ bias, + Y when accumulating); the last panel may be partial.
+template <int MR, int NP>
+inline void store_block(__m512 (&acc)[MR][NP], const float* bias, float* Y, int64_t ldy, int ncols_last, bool acc_y) {
+#pragma GCC unroll 3
+  for (int p = 0; p < NP; ++p) {
+    const int nc = p == NP - 1 ? ncols_last : static_cast<int>(kPanel);
+    const __mmask16 mask = nc >= kPanel ? 0xFFFF : static_cast<__mmask16>((1u << nc) - 1);
+    const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + p * kPanel) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      __m512 r = _mm512_add_ps(acc[m][p], b);
+      float* y = Y + m * ldy + p * kPanel;
+      if (acc_y) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask, y));
+      _mm512_mask_storeu_ps(y, mask, r);
     }
   }
-  for (; k < K; ++k) {
-    __m512 w = load_w<BF16>(wp, k);
-#pragma GCC unroll 16
-    for (int m = 0; m < MR; ++m) acc[0][m] = _mm512_fmadd_ps(_mm512_set1_ps(X[m * ldx + k]), w, acc[0][m]);
-  }
-  const __mmask16 mask = ncols >= kPanel ? 0xFFFF : static_cast<__mmask16>((1u << ncols) - 1);
-  const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias) : _mm512_setzero_ps();
-#pragma GCC unroll 16
-  for (int m = 0; m < MR; ++m) {
-    __m512 r = acc[0][m];
-#pragma GCC unroll 4
-    for (int u = 1; u < KU; ++u) r = _mm512_add_ps(r, acc[u][m]);
-    r = _mm512_add_ps(r, b);
-    if (acc_y) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask, Y + m * ldy));
-    _mm512_mask_storeu_ps(Y + m * ldy, mask, r);
-  }
 }
 
-template <bool BF16, size_t... I>
-constexpr std::array<PanelFn, sizeof...(I)> make_table(std::index_sequence<I...>) {
-  return {&panel_512<static_cast<int>(I) + 1, BF16>...};
+template <int MR, int NP>
+void kern_f32(const float* X, int64_t ldx, const float* W, int64_t pstride, int64_t K, const float* bias, float* Y,
+              int64_t ldy, int ncols_last, bool acc_y) {
+  __m512 acc[MR][NP];
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 3
+    for (int p = 0; p < NP; ++p) acc[m][p] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    __m512 w[NP];
+#pragma GCC unroll 3
+    for (int p = 0; p < NP; ++p) w[p] = _mm512_loadu_ps(W + p * pstride + k * kPanel);
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      const __m512 x = _mm512_set1_ps(X[m * ldx + k]);
+#pragma GCC unroll 3
+      for (int p = 0; p < NP; ++p) acc[m][p] = _mm512_fmadd_ps(x, w[p], acc[m][p]);
+    }
+  }
+  store_block<MR, NP>(acc, bias, Y, ldy, ncols_last, acc_y);
+}
+
+// bf16 k-pairs with FMAs: odd k, then even k, per pair (vdpbf16ps's order; exact products).
+template <int MR, int NP>
+void kern_b16_fma(const uint32_t* Xp, int64_t ldxp, const uint16_t* W, int64_t pstride, int64_t K2,
+                  const float* bias, float* Y, int64_t ldy, int ncols_last, bool acc_y) {
+  __m512 acc[MR][NP];
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 3
+    for (int p = 0; p < NP; ++p) acc[m][p] = _mm512_setzero_ps();
+  const __m512i hi_mask = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  for (int64_t kk = 0; kk < K2; ++kk) {
+    __m512 w_hi[NP], w_lo[NP];
+#pragma GCC unroll 3
+    for (int p = 0; p < NP; ++p) {
+      const __m512i w = _mm512_loadu_si512(W + p * pstride + kk * 2 * kPanel);
+      w_hi[p] = _mm512_castsi512_ps(_mm512_and_si512(w, hi_mask));
+      w_lo[p] = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+    }
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      const uint32_t xp = Xp[m * ldxp + kk];
+      const __m512 x_hi = _mm512_set1_ps(bits_to_float(xp & 0xFFFF0000u));
+      const __m512 x_lo = _mm512_set1_ps(bits_to_float(xp << 16));
+#pragma GCC unroll 3
+      for (int p = 0; p < NP; ++p) {
+        acc[m][p] = _mm512_fmadd_ps(x_hi, w_hi[p], acc[m][p]);
+        acc[m][p] = _mm512_fmadd_ps(x_lo, w_lo[p], acc[m][p]);
+      }
+    }
+  }
+  store_block<MR, NP>(acc, bias, Y, ldy, ncols_last, acc_y);
+}
+
+template <size_t... R>
+constexpr TableF32 make_f32(std::index_sequence<R...>) {
+  return {{{&kern_f32<R + 1, 1>, &kern_f32<R + 1, 2>, &kern_f32<R + 1, 3>}...}};
+}
+template <size_t... R>
+constexpr TableB16 make_b16_fma(std::index_sequence<R...>) {
+  return {{{&kern_b16_fma<R + 1, 1>, &kern_b16_fma<R + 1, 2>, &kern_b16_fma<R + 1, 3>}...}};
 }
 }  // namespace
 #pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,avx2")
+namespace {
+template <int MR, int NP>
+void kern_b16_dp(const uint32_t* Xp, int64_t ldxp, const uint16_t* W, int64_t pstride, int64_t K2, const float* bias,
+                 float* Y, int64_t ldy, int ncols_last, bool acc_y) {
+  __m512 acc[MR][NP];
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 3
+    for (int p = 0; p < NP; ++p) acc[m][p] = _mm512_setzero_ps();
+  for (int64_t kk = 0; kk < K2; ++kk) {
+    __m512bh w[NP];
+#pragma GCC unroll 3
+    for (int p = 0; p < NP; ++p) w[p] = (__m512bh)_mm512_loadu_si512(W + p * pstride + kk * 2 * kPanel);
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      const __m512bh x = (__m512bh)_mm512_set1_epi32(static_cast<int>(Xp[m * ldxp + kk]));
+#pragma GCC unroll 3
+      for (int p = 0; p < NP; ++p) acc[m][p] = _mm512_dpbf16_ps(acc[m][p], w[p], x);
+    }
+  }
+  store_block<MR, NP>(acc, bias, Y, ldy, ncols_last, acc_y);
+}
+
+template <size_t... R>
+constexpr TableB16 make_b16_dp(std::index_sequence<R...>) {
+  return {{{&kern_b16_dp<R + 1, 1>, &kern_b16_dp<R + 1, 2>, &kern_b16_dp<R + 1, 3>}...}};
+}
+}  // namespace
+#pragma GCC pop_options
+
+Isa cpu_isa() {
+  static const Isa isa = !has_avx512()                           ? Isa::Generic
+                         : __builtin_cpu_supports("avx512bf16") ? Isa::Avx512Bf16
+                                                                 : Isa::Avx512;
+  return isa;
+}
+Isa active_isa() { return static_cast<Isa>(std::min(static_cast<int>(cpu_isa()), g_isa_limit.load())); }
+void set_isa_limit(Isa limit) { g_isa_limit.store(static_cast<int>(limit)); }
 
 PackedMatrix pack_matrix(const float* w, int64_t K, int64_t N, bool transposed, const float* bias, bool bf16) {
   PackedMatrix p;
   p.K = K;
   p.N = N;
   p.bf16 = bf16;
-  const int64_t total = p.panels() * K * kPanel;
+  const int64_t K2 = p.k_pairs();
   if (bf16)
-    p.b16.assign(total, 0);
+    p.b16.assign(p.panels() * K2 * 2 * kPanel, 0);
   else
-    p.f32.assign(total, 0.0f);
+    p.f32.assign(p.panels() * K * kPanel, 0.0f);
   for (int64_t pi = 0; pi < p.panels(); ++pi) {
-    int64_t cols = std::min<int64_t>(kPanel, N - pi * kPanel);
-    for (int64_t j = 0; j < cols; ++j) {
-      int64_t n = pi * kPanel + j;
-      for (int64_t k = 0; k < K; ++k) {
-        float v = transposed ? w[n * K + k] : w[k * N + n];
-        int64_t dst = (pi * K + k) * kPanel + j;
+    const int64_t cols = std::min<int64_t>(kPanel, N - pi * kPanel);
+    // k outer, the panel's columns inner: contiguous reads for (K, N), 16 rows in cache for (N, K).
+    for (int64_t k = 0; k < K; ++k) {
+      for (int64_t j = 0; j < cols; ++j) {
+        const int64_t n = pi * kPanel + j;
+        const float v = transposed ? w[n * K + k] : w[k * N + n];
         if (bf16)
-          p.b16[dst] = to_bf16(v);
+          p.b16[((pi * K2 + k / 2) * kPanel + j) * 2 + (k & 1)] = to_bf16(v);
         else
-          p.f32[dst] = v;
+          p.f32[(pi * K + k) * kPanel + j] = v;
       }
     }
   }
@@ -142,27 +249,56 @@ PackedMatrix pack_matrix(const float* w, int64_t K, int64_t N, bool transposed, 
 
 void matmul(const float* X, int64_t ldx, int64_t M, const PackedMatrix& W, float* Y, int64_t ldy, bool accumulate,
             ThreadPool& pool) {
-  static const auto table_f32 = make_table<false>(std::make_index_sequence<16>{});
-  static const auto table_b16 = make_table<true>(std::make_index_sequence<16>{});
-  const bool avx = has_avx512();
-  const int64_t K = W.K, N = W.N;
-  const void* base = W.bf16 ? static_cast<const void*>(W.b16.data()) : static_cast<const void*>(W.f32.data());
-  const size_t elem = W.bf16 ? 2 : 4;
-  pool.run(W.panels(), [&](int64_t p0, int64_t p1) {
-    for (int64_t pi = p0; pi < p1; ++pi) {
-      const void* wp = static_cast<const char*>(base) + static_cast<size_t>(pi * K * kPanel) * elem;
-      const int ncols = static_cast<int>(std::min<int64_t>(kPanel, N - pi * kPanel));
-      const float* bias = W.bias.empty() ? nullptr : W.bias.data() + pi * kPanel;
-      for (int64_t m0 = 0; m0 < M; m0 += kPanel) {
-        const int mr = static_cast<int>(std::min<int64_t>(kPanel, M - m0));
-        const float* x = X + m0 * ldx;
-        float* y = Y + m0 * ldy + pi * kPanel;
-        if (avx)
-          (W.bf16 ? table_b16 : table_f32)[mr - 1](x, ldx, wp, K, bias, y, ldy, ncols, accumulate);
-        else if (W.bf16)
-          panel_generic<true>(x, ldx, mr, wp, K, bias, y, ldy, ncols, accumulate);
-        else
-          panel_generic<false>(x, ldx, mr, wp, K, bias, y, ldy, ncols, accumulate);
+  static const TableF32 t_f32 = make_f32(std::make_index_sequence<kMaxRows>{});
+  static const TableB16 t_b16_fma = make_b16_fma(std::make_index_sequence<kMaxRows>{});
+  static const TableB16 t_b16_dp = make_b16_dp(std::make_index_sequence<kMaxRows>{});
+  if (M <= 0) return;
+  const Isa isa = active_isa();
+  const int64_t K = W.K, N = W.N, P = W.panels(), K2 = W.k_pairs();
+  // Activations as bf16 k-pairs (low half: even k, high half: odd k; a missing odd k is 0).
+  thread_local std::vector<uint32_t> xpairs;
+  if (W.bf16) {
+    if (static_cast<int64_t>(xpairs.size()) < M * K2) xpairs.resize(M * K2);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t kk = 0; kk < K2; ++kk) {
+        const uint32_t lo = to_bf16(X[m * ldx + 2 * kk]);
+        const uint32_t hi = 2 * kk + 1 < K ? to_bf16(X[m * ldx + 2 * kk + 1]) : 0;
+        xpairs[m * K2 + kk] = lo | (hi << 16);
+      }
+  }
+  const uint32_t* xp = xpairs.data();
+  // Row blocks of at most kMaxRows, as even as possible (16 rows: 8 + 8; 12: 6 + 6).
+  const int64_t nblocks = (M + kMaxRows - 1) / kMaxRows;
+  const int64_t groups = (P + kGroup - 1) / kGroup;
+  pool.run(groups, [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t p0 = g * kGroup;
+      const int np = static_cast<int>(std::min<int64_t>(kGroup, P - p0));
+      const int ncols_last = static_cast<int>(std::min<int64_t>(kPanel, N - (p0 + np - 1) * kPanel));
+      const float* bias = W.bias.empty() ? nullptr : W.bias.data() + p0 * kPanel;
+      float* y0 = Y + p0 * kPanel;
+      int64_t m0 = 0;
+      for (int64_t b = 0; b < nblocks; ++b) {
+        const int mr = static_cast<int>(M / nblocks + (b < M % nblocks ? 1 : 0));
+        float* y = y0 + m0 * ldy;
+        if (W.bf16) {
+          const uint16_t* w = W.b16.data() + p0 * K2 * 2 * kPanel;
+          const int64_t ps = K2 * 2 * kPanel;
+          if (isa == Isa::Avx512Bf16)
+            t_b16_dp[mr - 1][np - 1](xp + m0 * K2, K2, w, ps, K2, bias, y, ldy, ncols_last, accumulate);
+          else if (isa == Isa::Avx512)
+            t_b16_fma[mr - 1][np - 1](xp + m0 * K2, K2, w, ps, K2, bias, y, ldy, ncols_last, accumulate);
+          else
+            block_generic_b16(xp + m0 * K2, K2, mr, w, ps, np, K2, bias, y, ldy, ncols_last, accumulate);
+        } else {
+          const float* w = W.f32.data() + p0 * K * kPanel;
+          const int64_t ps = K * kPanel;
+          if (isa != Isa::Generic)
+            t_f32[mr - 1][np - 1](X + m0 * ldx, ldx, w, ps, K, bias, y, ldy, ncols_last, accumulate);
+          else
+            block_generic_f32(X + m0 * ldx, ldx, mr, w, ps, np, K, bias, y, ldy, ncols_last, accumulate);
+        }
+        m0 += mr;
       }
     }
   });

@@ -7,8 +7,10 @@
 #include "rlhf/model/transformer.h"
 
 #include <cmath>
+#include <functional>
 #include <map>
 
+#include "kernels/train_ops.h"
 #include "rlhf/io/error.h"
 
 namespace rlhf {
@@ -16,6 +18,16 @@ namespace rlhf {
 namespace {
 
 bool inplace_ok() { return !torch::GradMode::is_enabled(); }
+
+// The fused fp32 training operators (kernels/train_ops.h) run when gradients are being recorded
+// for an fp32 CPU forward without a KV cache; inference and bf16 autocast take the op-by-op path.
+bool use_train_ops(const torch::Tensor& x, bool has_cache) {
+  return !has_cache && torch::GradMode::is_enabled() && kernels::train_ops_apply(x);
+}
+
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, bool fused) {
+  return fused ? kernels::train_linear(x, w, b) : at::linear(x, w, b);
+}
 
 torch::Tensor new_param(torch::nn::Module& m, const std::string& name, torch::Tensor t) {
   return m.register_parameter(name, std::move(t));
@@ -54,9 +66,16 @@ struct AttnMask {
   torch::Tensor blocked;  // (B or 1, 1, T, S) bool, or undefined when nothing is masked
   int64_t kv_heads = 1, group = 1;
   torch::Tensor bias;
+  // The same mask as the fused attention takes it (built instead of `blocked` when fused).
+  bool fused = false;  // fused linear layers and attention (fp32, no autocast)
+  bool causal = false;
+  torch::Tensor key_mask, segments;  // (B, S) int64 or undefined
+  // Supplies the cached causal-only bias (1, G*T, S) when `blocked` is exactly the causal mask.
+  std::function<torch::Tensor(torch::ScalarType)> causal_only;
 
   const torch::Tensor& get(torch::ScalarType dtype) {
     if (!blocked.defined()) return bias;  // undefined
+    if (causal_only && (!bias.defined() || bias.scalar_type() != dtype)) bias = causal_only(dtype);
     if (!bias.defined() || bias.scalar_type() != dtype) {
       const double neg = dtype == torch::kHalf ? -30000.0 : -1e30;
       const int64_t B = blocked.size(0), T = blocked.size(2), S = blocked.size(3);
@@ -121,7 +140,7 @@ torch::Tensor TransformerImpl::attention(const detail::BlockImpl& blk, int64_t l
                                          const torch::Tensor& sin, KVCache* cache) const {
   const int64_t B = h.size(0), T = h.size(1), H = cfg_.n_head, Hkv = cfg_.kv_heads(), D = cfg_.head_dim();
   const int64_t G = H / Hkv;
-  auto qkv = at::linear(h, blk.qkv_w, blk.qkv_b).view({B, T, H + 2 * Hkv, D});
+  auto qkv = linear(h, blk.qkv_w, blk.qkv_b, mask.fused).view({B, T, H + 2 * Hkv, D});
   torch::Tensor q, k;
   if (cos.defined()) {
     auto qk = apply_rope(qkv.narrow(2, 0, H + Hkv), cos.to(qkv.scalar_type()), sin.to(qkv.scalar_type()));
@@ -135,6 +154,11 @@ torch::Tensor TransformerImpl::attention(const detail::BlockImpl& blk, int64_t l
   q = q.transpose(1, 2);  // (B, H, T, D)
   k = k.transpose(1, 2);  // (B, Hkv, T, D)
   v = v.transpose(1, 2);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  if (mask.fused) {
+    auto o = kernels::train_attention(q, k, v, mask.causal, mask.key_mask, mask.segments, scale);
+    return linear(o.transpose(1, 2).reshape({B, T, H * D}), blk.out_w, blk.out_b, true);
+  }
   torch::Tensor keys = k, values = v;
   int64_t S = T;
   if (cache) {
@@ -154,7 +178,6 @@ torch::Tensor TransformerImpl::attention(const detail::BlockImpl& blk, int64_t l
   auto q3 = q.reshape({B * Hkv, G * T, D});
   auto k3 = keys.reshape({B * Hkv, S, D});
   auto v3 = values.reshape({B * Hkv, S, D});
-  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
   const auto& bias = mask.get(q3.scalar_type());
   torch::Tensor scores;  // (B*Hkv, G*T, S)
   if (bias.defined())
@@ -168,7 +191,8 @@ torch::Tensor TransformerImpl::attention(const detail::BlockImpl& blk, int64_t l
 }
 
 torch::Tensor TransformerImpl::mlp(const detail::BlockImpl& blk, const torch::Tensor& h) const {
-  auto up = at::linear(h, blk.up_w, blk.up_b);
+  const bool fused = use_train_ops(h, false);
+  auto up = linear(h, blk.up_w, blk.up_b, fused);
   torch::Tensor act;
   if (cfg_.arch == "gpt2") {
     act = at::gelu(up, "tanh");
@@ -181,7 +205,7 @@ torch::Tensor TransformerImpl::mlp(const detail::BlockImpl& blk, const torch::Te
     else
       act = act * val;
   }
-  return at::linear(act, blk.down_w, blk.down_b);
+  return linear(act, blk.down_w, blk.down_b, fused);
 }
 
 torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const ForwardArgs& args) {
@@ -212,25 +236,48 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const Forward
     pos = torch::arange(P, S, torch::TensorOptions().dtype(torch::kLong).device(dev)).unsqueeze(0).expand({B, T});
   }
 
-  // Causal + key-padding mask, (B, 1, T, S); skipped entirely for a single unpadded step.
-  detail::AttnMask mask;
-  mask.kv_heads = cfg_.kv_heads();
-  mask.group = cfg_.n_head / cfg_.kv_heads();
-  if (T > 1) {
-    auto qi = torch::arange(P, S, torch::TensorOptions().dtype(torch::kLong).device(dev)).unsqueeze(1);
-    auto kj = torch::arange(S, torch::TensorOptions().dtype(torch::kLong).device(dev)).unsqueeze(0);
-    mask.blocked = (kj > qi).view({1, 1, T, S});
+  if (args.segment_ids.defined()) {
+    if (cache) throw Error("segment_ids (packed sequences) cannot be combined with a KV cache");
+    if (args.segment_ids.dim() != 2 || args.segment_ids.size(0) != B || args.segment_ids.size(1) != T)
+      throw Error("segment_ids must be (B, T) = (" + std::to_string(B) + ", " + std::to_string(T) + ")");
   }
   if (args.attention_mask.defined()) {
     const auto& am = args.attention_mask;
     if (am.dim() != 2 || am.size(0) != B || am.size(1) != S)
       throw Error("attention_mask must be (B, S) = (" + std::to_string(B) + ", " + std::to_string(S) +
                   ") covering cached and new positions");
-    auto pad = (am == 0).view({B, 1, 1, S});
-    mask.blocked = mask.blocked.defined() ? (mask.blocked | pad) : pad;  // (B, 1, T, S)
   }
 
   auto x = at::embedding(wte_, tokens);  // (B, T, C)
+
+  // Causal + key-padding + packed-segment mask, (B, 1, T, S); skipped entirely for a single
+  // unpadded step. The fused training attention takes the pieces and builds no tensor.
+  detail::AttnMask mask;
+  mask.kv_heads = cfg_.kv_heads();
+  mask.group = cfg_.n_head / cfg_.kv_heads();
+  mask.fused = use_train_ops(x, cache != nullptr);
+  if (mask.fused) {
+    mask.causal = T > 1;
+    if (args.attention_mask.defined()) mask.key_mask = args.attention_mask;
+    if (args.segment_ids.defined()) mask.segments = args.segment_ids;
+  } else {
+    if (T > 1) {
+      auto qi = torch::arange(P, S, torch::TensorOptions().dtype(torch::kLong).device(dev)).unsqueeze(1);
+      auto kj = torch::arange(S, torch::TensorOptions().dtype(torch::kLong).device(dev)).unsqueeze(0);
+      mask.blocked = (kj > qi).view({1, 1, T, S});
+      if (P == 0 && !args.attention_mask.defined() && !args.segment_ids.defined())
+        mask.causal_only = [this, T, dev](torch::ScalarType dt) { return causal_bias(T, dt, dev); };
+    }
+    if (args.attention_mask.defined()) {
+      auto pad = (args.attention_mask == 0).view({B, 1, 1, S});
+      mask.blocked = mask.blocked.defined() ? (mask.blocked | pad) : pad;  // (B, 1, T, S)
+    }
+    if (args.segment_ids.defined()) {
+      const auto& sg = args.segment_ids;
+      auto other = sg.view({B, 1, T, 1}) != sg.view({B, 1, 1, T});
+      mask.blocked = mask.blocked.defined() ? (mask.blocked | other) : other;
+    }
+  }
   torch::Tensor cos, sin;
   if (cfg_.arch == "gpt2") {
     x = x + at::embedding(wpe_, pos);
@@ -258,7 +305,20 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const Forward
 }
 
 torch::Tensor TransformerImpl::lm_head(const torch::Tensor& hidden) {
-  return at::linear(hidden, cfg_.tie_embeddings ? wte_ : head_w_);
+  return linear(hidden, cfg_.tie_embeddings ? wte_ : head_w_, {}, use_train_ops(hidden, false));
+}
+
+torch::Tensor TransformerImpl::causal_bias(int64_t T, torch::ScalarType dtype, torch::Device device) {
+  const int64_t G = cfg_.n_head / cfg_.kv_heads();
+  auto& c = causal_bias_;
+  if (!c.defined() || c.scalar_type() != dtype || c.device() != device || c.size(1) != G * T) {
+    const double neg = dtype == torch::kHalf ? -30000.0 : -1e30;
+    auto opts = torch::TensorOptions().dtype(dtype).device(device);
+    auto b = torch::ones({T, T}, opts.dtype(torch::kBool)).triu(1);
+    auto bias = torch::zeros({T, T}, opts).masked_fill_(b, neg);
+    c = bias.unsqueeze(0).expand({G, T, T}).reshape({1, G * T, T});
+  }
+  return c;
 }
 
 torch::Tensor TransformerImpl::forward(const torch::Tensor& tokens, const ForwardArgs& args) {

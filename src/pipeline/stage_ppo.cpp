@@ -15,18 +15,25 @@
 namespace rlhf::pipeline {
 
 PpoStageConfig::PpoStageConfig() {
-  // Defaults measured on the embedded world (docs/ppo.md): adaptive KL toward a modest target.
-  ppo.iterations = 60;
-  ppo.batch_prompts = 16;
+  // Defaults measured on the embedded world (docs/ppo.md, "Results on the embedded world"): 100
+  // iterations of 32 rows, one pass in two optimiser steps of 16 rows (lr 2e-4: 1e-5 left the
+  // 2M-parameter policy where it was), adaptive KL toward 6 nats, 4 sampled responses per held-out
+  // prompt in the evaluation. About 80 CPU-seconds of training + evaluation on one core.
+  ppo.iterations = 100;
+  ppo.batch_prompts = 32;
   ppo.max_new_tokens = 48;
   ppo.kl_coef = 0.05;
   ppo.kl_target = 6.0;
-  ppo.ppo_epochs = 2;
-  ppo.mini_batch = 8;
-  ppo.micro_batch = 8;
+  // Ziegler et al.'s horizon of 10,000 samples assumes ~500 per update; at 32 per iteration it would
+  // let beta move under 0.1% per iteration. 640 samples = 20 iterations.
+  ppo.kl_horizon = 640;
+  ppo.ppo_epochs = 1;
+  ppo.mini_batch = 16;
+  ppo.micro_batch = 16;
   ppo.missing_eos_penalty = -1.0;
-  ppo.eval_prompts = 128;
-  opt.lr = 1e-5;
+  ppo.eval_prompts = 200;
+  ppo.eval_samples = 4;
+  opt.lr = 2e-4;
   opt.weight_decay = 0.0;
   opt.warmup_steps = 0;
   opt.min_lr_ratio = 1.0;
@@ -37,8 +44,9 @@ nlohmann::json run_ppo_stage(const PpoStageConfig& cfg_in) {
   if (cfg.sft_dir.empty()) throw Error("ppo stage: no SFT checkpoint given");
   if (cfg.rm_dir.empty()) throw Error("ppo stage: no reward model given");
   if ((cfg.ppo.algo == "rloo" || cfg.ppo.algo == "grpo") && cfg.ppo.samples_per_prompt < 2) {
+    // k = 4 samples of half as many prompts: twice PPO's rows, the same cost without a value model.
     cfg.ppo.samples_per_prompt = 4;
-    cfg.ppo.batch_prompts = std::max<int64_t>(1, cfg.ppo.batch_prompts / 4);
+    cfg.ppo.batch_prompts = std::max<int64_t>(1, cfg.ppo.batch_prompts / 2);
   }
   cfg.ppo.validate();
   io::make_dirs(cfg.out_dir);
@@ -55,8 +63,7 @@ nlohmann::json run_ppo_stage(const PpoStageConfig& cfg_in) {
   ro.label = "pipeline " + cfg.ppo.algo;
   auto res = rl::run_ppo(*setup.trainer, prompts, ro);
   // The summary is computed on the final policy (also after a resume that found the run finished).
-  auto ev = rl::evaluate_vs_reference(*setup.trainer, eval_prompts, setup.rm.get(), cfg.ppo.seed + 1000003);
-  nlohmann::json s = ev.summary();
+  nlohmann::json s = rl::evaluate_summary(*setup.trainer, eval_prompts, setup.rm.get(), cfg.ppo.seed + 1000003);
   s["algo"] = cfg.ppo.algo;
   s["iterations"] = res.iterations;
   s["model"] = res.final_dir;

@@ -163,6 +163,8 @@ nlohmann::json run_rm_stage(const RmStageConfig& cfg, const CandidateSampler& sa
                       {"dropped_responses", dropped},
                       {"prompts_with_too_few_responses", too_few},
                       {"model", rm.out}};
+  auto ej = res.eval.to_json();
+  if (ej.contains("accuracy_by_gold_gap")) s["accuracy_by_gold_gap"] = ej["accuracy_by_gold_gap"];
   io::write_json_atomic(io::join_path(cfg.out_dir, "stage.json"), s);
   return s;
 }
@@ -190,7 +192,11 @@ RmStageConfig rm_stage_config(const PipelineContext& ctx) {
     c.rm.train.warmup_steps = 2;
     c.rm.train.log_every = 5;
   } else {
-    c.train_prompts = 600;
+    // Measured on the default SFT model (docs/reward.md, "The embedded world"): 4x the prompts at
+    // the same training cost and the likelihood term raised held-out accuracy vs gold from 0.65 to
+    // 0.77 (3,042 pairs; 0.71 -> 0.83 on this stage's own held-out set). Sampling is cheap next to
+    // training, which stays at 300 steps of 8 rankings.
+    c.train_prompts = 2400;
     c.eval_prompts = 150;
     c.k = 4;
     c.rm.train.steps = 300;
@@ -198,6 +204,8 @@ RmStageConfig rm_stage_config(const PipelineContext& ctx) {
     c.rm.train.lr = 3e-4;
     c.rm.train.warmup_steps = 20;
     c.rm.train.log_every = 25;
+    c.rm.lm_coef = 0.1;
+    c.rm.reference_max = 1000;
   }
   return c;
 }

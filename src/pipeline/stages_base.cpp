@@ -75,8 +75,10 @@ nlohmann::json stage_sft(PipelineContext& ctx) {
   c.train.seed = p.seed;
   c.train.threads = p.threads;
   c.resume = true;
+  c.packing = true;  // same loss as padding (tests/train/packing_test.cpp), without the pad tokens
   c.progress_tty = ctx.progress_tty;
-  io::write_json_atomic(io::join_path(c.out, "run_config.json"), {{"train", c.train.to_json()}});
+  io::write_json_atomic(io::join_path(c.out, "run_config.json"),
+                        {{"train", c.train.to_json()}, {"packing", c.packing}});
   return sft(c);
 }
 

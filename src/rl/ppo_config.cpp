@@ -67,6 +67,7 @@ void PpoConfig::validate() const {
   need(ratio_check_tol > 0, "--ratio-check-tol: must be > 0");
   need(eval_every >= 0, "--eval-every: must be >= 0");
   need(eval_prompts >= 1, "--eval-prompts: must be >= 1");
+  need(eval_samples >= 1, "--eval-samples: must be >= 1");
 }
 
 nlohmann::json PpoConfig::to_json() const {
@@ -104,6 +105,7 @@ nlohmann::json PpoConfig::to_json() const {
           {"ratio_check_tol", ratio_check_tol},
           {"eval_every", eval_every},
           {"eval_prompts", eval_prompts},
+          {"eval_samples", eval_samples},
           {"seed", seed}};
 }
 
@@ -124,6 +126,7 @@ PpoConfig PpoConfig::from_json(const nlohmann::json& j) {
   get("vf_coef", c.vf_coef); get("entropy_coef", c.entropy_coef); get("ptx_coef", c.ptx_coef);
   get("ptx_batch", c.ptx_batch); get("sample_every", c.sample_every); get("samples_per_log", c.samples_per_log);
   get("ratio_check_tol", c.ratio_check_tol); get("eval_every", c.eval_every); get("eval_prompts", c.eval_prompts);
+  get("eval_samples", c.eval_samples);
   get("seed", c.seed);
   return c;
 }

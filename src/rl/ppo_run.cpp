@@ -109,6 +109,7 @@ PpoRunResult run_ppo(PpoTrainer& t, PromptSource& prompts, const PpoRunOptions& 
   // Metrics lines are keyed by iteration: drop those an interrupted process wrote after its last checkpoint.
   MetricsWriter metrics(io::join_path(o.run_dir, "metrics.jsonl"), res.resumed ? t.iteration() : -1);
   std::ofstream samples(io::join_path(o.run_dir, "samples.jsonl"), std::ios::app);
+  std::ofstream evals(io::join_path(o.run_dir, "evals.jsonl"), std::ios::app);
   Progress progress(label, cfg.iterations, 1, o.progress_tty);
   if (res.resumed) progress.note(label + ": resuming from " + last_good + " at iteration " + std::to_string(t.iteration()));
 
@@ -131,6 +132,11 @@ PpoRunResult run_ppo(PpoTrainer& t, PromptSource& prompts, const PpoRunOptions& 
       nlohmann::json ev = o.evaluate(t);
       for (auto& [k, v] : ev.items()) rec["eval_" + k] = v;
       res.last_eval = ev;
+      // One line per evaluation (the curve of RM score, gold and KL over the run).
+      nlohmann::json line = {{"iteration", it}};
+      line.update(ev);
+      evals << line.dump() << "\n";
+      evals.flush();
     }
     metrics.write(rec);
     for (const auto& s : smp)

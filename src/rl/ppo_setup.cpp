@@ -75,6 +75,7 @@ void add_ppo_flags(Flags& f) {
       .add("ratio-check-tol", num(d.ratio_check_tol), "warn when generation's log-probs differ from the recomputed ones by more")
       .add("eval-every", s(d.eval_every), "held-out evaluation every N iterations (and at the end); 0 = end only")
       .add("eval-prompts", s(d.eval_prompts), "held-out prompts per evaluation")
+      .add("eval-samples", s(d.eval_samples), "sampled responses per held-out prompt and model (averaged per prompt)")
       .add_bool("no-eval", "skip the held-out evaluation")
       .add("lr", "1e-5", "learning rate (policy and value)")
       .add("weight-decay", "0", "AdamW weight decay")
@@ -125,6 +126,7 @@ PpoConfig ppo_config_from_flags(const Flags& f) {
   c.ratio_check_tol = f.num("ratio-check-tol");
   c.eval_every = f.integer("eval-every");
   c.eval_prompts = f.integer("eval-prompts");
+  c.eval_samples = f.integer("eval-samples");
   c.seed = static_cast<uint64_t>(f.integer("seed"));
   c.validate();
   if (c.ptx_coef > 0 && f.str("ptx-data").empty()) throw Error("--ptx-coef > 0 needs --ptx-data FILE (SFT JSONL)");
@@ -209,6 +211,18 @@ PpoSetup build_ppo(const PpoConfig& cfg, const TrainConfig& opt, const PpoSource
     auto rm = RewardModelReward::load(src.rewards, spec, cfg.normalize_reward);
     total->add(rm, src.rm_weight);
     out.rm = rm;
+    // A value model initialised from the (single) reward model predicts its raw score; put its head
+    // on the scale of the reward the optimiser sees, rm_weight * (raw - mean) / std, so the critic
+    // starts calibrated instead of spending its first iterations on an offset.
+    const auto& stats = rm->models()[0]->info(0).stats;
+    if (cfg.critic() && src.value_init.empty() && src.rewards.size() == 1 && cfg.normalize_reward && stats.n > 0 &&
+        stats.stdev > 0 && m.value_head) {
+      torch::NoGradGuard ng;
+      const double a = src.rm_weight / stats.stdev;
+      m.value_head->proj->weight.mul_(a);
+      m.value_head->proj->bias.sub_(stats.mean).mul_(a);
+      out.value_from += ", head rescaled to the normalised reward";
+    }
   }
   if (!src.rules.empty()) total->add(RuleReward::load(src.rules), src.rules_weight);
   if (src.gold_reward) total->add(make_gold_judge_reward(), src.gold_weight);

@@ -158,11 +158,12 @@ torch::Tensor PpoTrainer::ptx_loss() {
   return ml.sum / std::max(1.0, ml.count);
 }
 
-nlohmann::json PpoTrainer::update(const RolloutBatch& b, const torch::Tensor& old_logp, const Advantages& a) {
+nlohmann::json PpoTrainer::update(const RolloutBatch& b, const torch::Tensor& old_logp, const Advantages& a,
+                                  UpdateChecks* chk) {
   const int64_t N = b.rows(), mb = cfg_.mini_batch, micro = cfg_.micro_batch;
   const bool use_ptx = cfg_.ptx_coef > 0 && !ptx_.empty();
   double clip_sum = 0, akl_sum = 0, pl_sum = 0, vl_sum = 0, vclip_sum = 0, ent_sum = 0, tok_sum = 0, ptx_sum = 0;
-  double gn_sum = 0, lr = 0, ratio_dev = -1;
+  double gn_sum = 0, lr = 0, ratio_dev = 0, gen_diff = 0, ent0_sum = 0, ent0_tok = 0;
   int64_t steps = 0;
   for (int64_t epoch = 0; epoch < cfg_.ppo_epochs; ++epoch) {
     std::vector<int64_t> perm(N);
@@ -181,23 +182,33 @@ nlohmann::json PpoTrainer::update(const RolloutBatch& b, const torch::Tensor& ol
           return out;
         }
         auto idx = torch::tensor(std::vector<int64_t>(perm.begin() + s, perm.begin() + e), torch::kLong);
-        RolloutBatch sub = select_rows(b, idx);
+        // These rows without their common padding; per-token tensors keep the first T' columns.
+        RolloutBatch sub = trim_padding(select_rows(b, idx));
+        const int64_t Tk = sub.resp_len();
+        auto rows_of = [&](const torch::Tensor& x) { return x.index_select(0, idx).narrow(1, 0, Tk); };
         auto mask = sub.mask;
-        auto old = old_logp.index_select(0, idx), adv = a.adv.index_select(0, idx);
+        auto old = rows_of(old_logp), adv = rows_of(a.adv);
         const bool want_ent = cfg_.entropy_coef > 0;
-        TokenLogprobs cur = response_logprobs(m_.policy, sub, want_ent);
+        // The first epoch visits every row once: it also measures the policy's entropy.
+        TokenLogprobs cur = response_logprobs(m_.policy, sub, want_ent || epoch == 0, want_ent);
         PolicyLossResult pl = policy_loss_clipped(cur.logp, old, adv, mask, cfg_.clip_eps);
         auto loss = pl.loss;
         const double ntok = mask.sum().item<double>();
-        if (ratio_dev < 0) {
-          // Before the first update the new policy is the old one: the ratio must be 1.
+        if (steps == 0) {
+          // Before the first update the new policy is the old one: the ratio must be 1, and the
+          // recomputed log-probs must equal the generator's.
           torch::NoGradGuard ng;
-          ratio_dev = ((torch::exp(cur.logp.detach() - old) - 1).abs() * mask).max().item<double>();
+          auto lp = cur.logp.detach();
+          ratio_dev = std::max(ratio_dev, ((torch::exp(lp - old) - 1).abs() * mask).max().item<double>());
+          gen_diff = std::max(gen_diff, ((lp - sub.gen_logprobs).abs() * mask).max().item<double>());
+        }
+        if (epoch == 0) {
+          ent0_sum += (cur.entropy.detach() * mask).sum().item<double>();
+          ent0_tok += mask.sum().item<double>();
         }
         if (cfg_.critic()) {
           auto v = response_values(m_.value_trunk, m_.value_head, sub);
-          ValueLossResult vl = value_loss_clipped(v, a.old_values.index_select(0, idx), a.returns.index_select(0, idx),
-                                                  mask, cfg_.value_clip_eps);
+          ValueLossResult vl = value_loss_clipped(v, rows_of(a.old_values), rows_of(a.returns), mask, cfg_.value_clip_eps);
           loss = loss + cfg_.vf_coef * vl.loss;
           vl_sum += vl.loss.item<double>() * ntok;
           vclip_sum += vl.clip_frac.item<double>() * ntok;
@@ -229,6 +240,10 @@ nlohmann::json PpoTrainer::update(const RolloutBatch& b, const torch::Tensor& ol
     }
   }
   const double t = std::max(1.0, tok_sum);
+  if (chk) {
+    chk->gen_diff = gen_diff;
+    chk->entropy = ent0_sum / std::max(1.0, ent0_tok);
+  }
   nlohmann::json rec = {{"clip_frac", clip_sum / t},  {"approx_kl", akl_sum / t}, {"policy_loss", pl_sum / t},
                         {"grad_norm", gn_sum / steps}, {"lr", lr},                {"ratio_first_dev", ratio_dev},
                         {"optimizer_steps", steps}};
@@ -264,33 +279,47 @@ nlohmann::json PpoTrainer::iterate(const std::vector<std::string>& prompts, std:
   auto scores = torch::tensor(shaped, torch::kFloat);
   const double t2 = now_s();
 
-  // One forward each over prompt + response: the policy (old log-probs), the reference, the value.
+  // One forward each over prompt + response: the reference and the value model. The "old" policy
+  // log-probs are the generator's own (the same weights, fp32): recomputing them would cost a third
+  // forward. With bf16 training the old policy is recomputed under the same autocast instead, so the
+  // importance ratio starts at 1 in the update's precision.
   torch::Tensor old_logp, ref_logp, values, entropy;
+  const bool bf16 = trainer_->config().dtype == "bf16";
+  const auto& mask = b.mask;
+  double gen_diff = -1;
   {
     torch::NoGradGuard ng;
-    AutocastGuard cast(trainer_->config().dtype == "bf16");
-    TokenLogprobs cur = response_logprobs(m_.policy, b, true);
-    old_logp = cur.logp;
-    entropy = cur.entropy;
+    AutocastGuard cast(bf16);
+    if (bf16) {
+      TokenLogprobs cur = response_logprobs(m_.policy, b, true);
+      old_logp = cur.logp;
+      entropy = cur.entropy;
+      gen_diff = ((old_logp - b.gen_logprobs).abs() * mask).max().item<double>();
+    }
     ref_logp = response_logprobs(m_.reference, b).logp;
     if (cfg_.critic()) values = response_values(m_.value_trunk, m_.value_head, b);
   }
-  const auto& mask = b.mask;
-  // The generator's log-probs must equal the recomputed ones (importance ratio 1 at the start).
-  const double gen_diff = ((old_logp - b.gen_logprobs).abs() * mask).max().item<double>();
+  if (!bf16) old_logp = b.gen_logprobs;
+  auto kl_tok = kl_per_token(old_logp, ref_logp, kl_est_) * mask;
+  auto seq_kl = kl_tok.sum(1);
+  const double beta = kl_.beta();
+  double entropy_mean = entropy.defined() ? masked_mean(entropy, mask).item<double>() : 0.0;
+  Advantages adv = compute_advantages(b, scores, kl_tok, values, beta, rec);
+  const double t3 = now_s();
+
+  UpdateChecks chk;
+  nlohmann::json up = update(b, old_logp, adv, &chk);
+  const double t4 = now_s();
+  // The generator's log-probs must equal the trainer's recomputed ones (importance ratio 1 at the
+  // start): checked on the rows the update forwards before its first optimiser step (all rows in
+  // bf16, where the old policy has its own forward).
+  if (gen_diff < 0) gen_diff = chk.gen_diff;
+  if (!entropy.defined()) entropy_mean = chk.entropy;
   rec["logprob_gen_max_diff"] = gen_diff;
   if (gen_diff > cfg_.ratio_check_tol)
     std::cerr << "warning: iteration " << iteration_ + 1 << ": generation's log-probs differ from the recomputed ones by "
               << gen_diff << " nats (tolerance " << cfg_.ratio_check_tol
               << "); the importance ratios do not start at 1 (different weights or a numerics problem)\n";
-  auto kl_tok = kl_per_token(old_logp, ref_logp, kl_est_) * mask;
-  auto seq_kl = kl_tok.sum(1);
-  const double beta = kl_.beta();
-  Advantages adv = compute_advantages(b, scores, kl_tok, values, beta, rec);
-  const double t3 = now_s();
-
-  nlohmann::json up = update(b, old_logp, adv);
-  const double t4 = now_s();
 
   const double kl_mean = seq_kl.mean().item<double>();
   kl_.update(kl_mean, N);
@@ -309,7 +338,7 @@ nlohmann::json PpoTrainer::iterate(const std::vector<std::string>& prompts, std:
   rec["kl_k3"] = (kl_per_token(old_logp, ref_logp, KlEstimator::K3) * mask).sum(1).mean().item<double>();
   rec["beta"] = beta;
   rec["beta_next"] = kl_.beta();
-  rec["entropy"] = masked_mean(entropy, mask).item<double>();
+  rec["entropy"] = entropy_mean;
   rec["response_len"] = resp_tokens / N;
   rec["unfinished_frac"] = static_cast<double>(unfinished) / N;
   rec.update(up);

@@ -70,30 +70,62 @@ RolloutBatch select_rows(const RolloutBatch& b, const torch::Tensor& idx) {
   return o;
 }
 
+RolloutBatch trim_padding(const RolloutBatch& b) {
+  const int64_t L = b.seq.size(1), P = b.prompt_len, T = b.resp_len();
+  // Leading columns that are padding in every row, and response columns past every row's end.
+  const int64_t lead = b.attn_mask.narrow(1, 0, P).sum(0).ne(0).to(torch::kLong).argmax().item<int64_t>();
+  auto cols = b.mask.sum(0).ne(0).nonzero();
+  const int64_t t_keep = cols.numel() == 0 ? 1 : cols.max().item<int64_t>() + 1;
+  if (lead == 0 && t_keep == T) return b;
+  RolloutBatch o;
+  o.seq = b.seq.narrow(1, lead, L - lead - (T - t_keep));
+  o.attn_mask = b.attn_mask.narrow(1, lead, o.seq.size(1));
+  o.position_ids = b.position_ids.narrow(1, lead, o.seq.size(1));
+  o.response = b.response.narrow(1, 0, t_keep);
+  o.mask = b.mask.narrow(1, 0, t_keep);
+  o.gen_logprobs = b.gen_logprobs.narrow(1, 0, t_keep);
+  o.finished = b.finished;
+  o.prompt_len = P - lead;
+  return o;
+}
+
 torch::Tensor response_hidden(Transformer& model, const RolloutBatch& b) {
   ForwardArgs args;
-  args.attention_mask = b.attn_mask;
-  args.position_ids = b.position_ids;
   // The last position predicts nothing we need: feed L - 1 tokens.
   const int64_t L = b.seq.size(1), P = b.prompt_len, T = b.resp_len();
   auto in = b.seq.narrow(1, 0, L - 1);
-  args.attention_mask = b.attn_mask.narrow(1, 0, L - 1);
-  args.position_ids = b.position_ids.narrow(1, 0, L - 1);
+  // Padding after a response is never attended to by earlier (real) positions under the causal
+  // mask, so only left padding needs the attention mask and shifted positions; without any, the
+  // plain causal forward (shared mask, default positions) gives the same values for real tokens.
+  const bool left_padded = b.attn_mask.select(1, 0).eq(0).any().item<bool>();
+  if (left_padded) {
+    args.attention_mask = b.attn_mask.narrow(1, 0, L - 1);
+    args.position_ids = b.position_ids.narrow(1, 0, L - 1);
+  }
   auto h = model->hidden(in, args);  // (N, L-1, C)
   return h.narrow(1, P - 1, T);      // (N, T, C): position P-1+t predicts response token t
 }
 
-TokenLogprobs logprobs_from_logits(const torch::Tensor& logits, const torch::Tensor& tokens, bool with_entropy) {
+TokenLogprobs logprobs_from_logits(const torch::Tensor& logits, const torch::Tensor& tokens, bool with_entropy,
+                                   bool entropy_grad) {
   auto lsm = torch::log_softmax(logits.to(torch::kFloat), -1);  // (N, T, V)
   TokenLogprobs out;
   out.logp = lsm.gather(2, tokens.unsqueeze(-1)).squeeze(-1);
-  if (with_entropy) out.entropy = -(lsm.exp() * lsm).sum(-1);
+  if (with_entropy) {
+    if (entropy_grad) {
+      out.entropy = -(lsm.exp() * lsm).sum(-1);
+    } else {
+      torch::NoGradGuard ng;  // a measurement only: no graph over (N, T, V)
+      auto l = lsm.detach();
+      out.entropy = -(l.exp() * l).sum(-1);
+    }
+  }
   return out;
 }
 
-TokenLogprobs response_logprobs(Transformer& model, const RolloutBatch& b, bool with_entropy) {
+TokenLogprobs response_logprobs(Transformer& model, const RolloutBatch& b, bool with_entropy, bool entropy_grad) {
   auto logits = model->lm_head(response_hidden(model, b));  // (N, T, V)
-  auto out = logprobs_from_logits(logits, b.response, with_entropy);
+  auto out = logprobs_from_logits(logits, b.response, with_entropy, entropy_grad);
   out.logp = out.logp * b.mask;
   if (with_entropy) out.entropy = out.entropy * b.mask;
   return out;

@@ -4,6 +4,8 @@
 #include <sstream>
 
 #include "rlhf/io/error.h"
+#include "rlhf/io/files.h"
+#include "rlhf/io/jsonl.h"
 #include "rlhf/util/flags.h"
 
 namespace rlhf {
@@ -110,6 +112,23 @@ TrainConfig train_config_from_flags(const Flags& f) {
   c.threads = static_cast<int>(f.integer("threads"));
   c.validate();
   return c;
+}
+
+void add_run_flags(Flags& f) {
+  f.add("out", "", "run folder: checkpoints, metrics.jsonl, run_config.json (required)");
+  f.add_choice("device", "cpu", {"cpu", "cuda"}, "where to train");
+  f.add_bool("resume", "continue the run in --out from its newest checkpoint");
+}
+
+RunOptions run_options_from_flags(const Flags& f) {
+  RunOptions r;
+  r.out = f.str("out");
+  r.device = f.str("device");
+  r.resume = f.flag("resume");
+  if (r.out.empty()) throw Error("--out: a run folder is required");
+  io::make_dirs(r.out);
+  io::write_json_atomic(io::join_path(r.out, "run_config.json"), f.resolved());
+  return r;
 }
 
 }  // namespace rlhf

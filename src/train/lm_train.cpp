@@ -8,13 +8,6 @@
 
 namespace rlhf {
 
-namespace {
-data::LmBatch to_device(data::LmBatch b, torch::Device d) {
-  if (d.is_cpu()) return b;
-  return {b.input_ids.to(d), b.attention_mask.to(d), b.labels.to(d)};
-}
-}  // namespace
-
 TrainResult train_lm(LmTrainJob& job) {
   if (job.n_train <= 0) throw Error(job.label + ": no training examples");
   Trainer trainer(named_params(*job.model), job.train);
@@ -29,12 +22,9 @@ TrainResult train_lm(LmTrainJob& job) {
   loop.micro_loss = [&](int64_t) {
     auto& st = trainer.state();
     auto idx = sampler.next_batch(job.train.batch_size, st.epoch, st.position);
-    auto b = to_device(job.train_batch(idx), device);
+    auto b = lm_batch_to(job.train_batch(idx), device);
     model->train();
-    // Padding keys are masked only when there is padding (a packed batch has none).
-    ForwardArgs args;
-    if (b.attention_mask.min().item<int64_t>() == 0) args.attention_mask = b.attention_mask;
-    return lm_loss_sum(model->forward(b.input_ids, args), b);
+    return lm_loss_sum(model->forward(b.input_ids, lm_forward_args(b)), b);
   };
   if (job.n_val > 0 && job.val_batch) {
     loop.eval_loss = [&]() {
@@ -45,10 +35,8 @@ TrainResult train_lm(LmTrainJob& job) {
       double loss = mean_loss(n_batches, [&](int64_t i) {
         std::vector<int64_t> idx;
         for (int64_t k = i * bs; k < std::min(job.n_val, (i + 1) * bs); ++k) idx.push_back(k);
-        auto b = to_device(job.val_batch(idx), device);
-        ForwardArgs args;
-        if (b.attention_mask.min().item<int64_t>() == 0) args.attention_mask = b.attention_mask;
-        return lm_loss_sum(model->forward(b.input_ids, args), b);
+        auto b = lm_batch_to(job.val_batch(idx), device);
+        return lm_loss_sum(model->forward(b.input_ids, lm_forward_args(b)), b);
       });
       model->train();
       return loss;

@@ -21,7 +21,10 @@ std::string member_dir(const std::string& dir, int i) { return io::join_path(dir
 void save_reward_model(const std::string& dir, RewardNet& net, const Tokenizer& tok, const RewardModelInfo& info) {
   io::make_dirs(dir);
   const ScalarHead& head = net->head;
-  write_checkpoint_files(dir, net->trunk, &tok, &head, {{kRewardConfig, info.to_json()}});
+  RewardModelInfo saved = info;  // the likelihood coefficient is the net's current (learned) value
+  saved.lm_term = net->has_lm_term();
+  saved.lm_coef = net->lm_coef();
+  write_checkpoint_files(dir, net->trunk, &tok, &head, {{kRewardConfig, saved.to_json()}});
 }
 
 void load_reward_weights(const std::string& dir, RewardNet& net) {
@@ -32,6 +35,11 @@ void load_reward_weights(const std::string& dir, RewardNet& net) {
   net->trunk->load_hf_state(c.model->hf_state(), dir);
   net->head->proj->weight.copy_(c.head->proj->weight);
   net->head->proj->bias.copy_(c.head->proj->bias);
+  auto it = c.extra.find(kRewardConfig);
+  if (it != c.extra.end()) {
+    RewardModelInfo info = RewardModelInfo::from_json(it->second, io::join_path(dir, kRewardConfig));
+    if (info.lm_term) net->enable_lm_term(info.lm_coef);
+  }
 }
 
 RewardNet init_reward_net(const std::string& checkpoint_dir, uint64_t seed, bool* head_loaded) {
@@ -93,6 +101,7 @@ RewardModel RewardModel::load(const std::string& dir, const std::string& device)
       throw Error(d + ": ensemble members must share one vocabulary");
     }
     RewardNet net(c.model, c.head);
+    if (info.lm_term) net->enable_lm_term(info.lm_coef);
     net->eval();
     nets.push_back(net);
     infos.push_back(info);

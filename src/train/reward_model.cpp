@@ -21,14 +21,39 @@ RewardNetImpl::RewardNetImpl(Transformer t, ScalarHead h) {
   head = register_module("head", std::move(h));
 }
 
-torch::Tensor RewardNetImpl::forward(const torch::Tensor& tokens, const torch::Tensor& last_index) {
+torch::Tensor RewardNetImpl::forward(const torch::Tensor& tokens, const torch::Tensor& last_index,
+                                     const torch::Tensor& response_start) {
   TORCH_CHECK(tokens.dim() == 2 && last_index.dim() == 1 && last_index.size(0) == tokens.size(0),
               "RewardNet: tokens (N, T) and last_index (N) expected, got ", tokens.sizes(), " and ", last_index.sizes());
   auto h = trunk->hidden(tokens);  // (N, T, C); right padding needs no mask under causal attention
   auto rows = torch::arange(tokens.size(0), torch::TensorOptions().dtype(torch::kLong).device(tokens.device()));
-  auto last = h.index({rows, last_index.to(tokens.device())});  // (N, C)
-  return head->proj(last).squeeze(-1).to(torch::kFloat);        // (N)
+  auto last_idx = last_index.to(tokens.device());
+  auto last = h.index({rows, last_idx});                        // (N, C)
+  auto r = head->proj(last).squeeze(-1).to(torch::kFloat);      // (N)
+  if (!lm_coef_.defined() || tokens.size(1) < 2) return r;
+  if (!response_start.defined() || response_start.numel() != tokens.size(0))
+    throw Error("RewardNet: the likelihood term needs each row's response start");
+  const int64_t T = tokens.size(1);
+  // Position j predicts token j + 1; a response token t counts when start <= t <= last (its EOS).
+  auto logp = trunk->lm_head(h.narrow(1, 0, T - 1)).to(torch::kFloat).log_softmax(-1);  // (N, T-1, V)
+  auto tok_lp = logp.gather(2, tokens.narrow(1, 1, T - 1).unsqueeze(-1)).squeeze(-1);      // (N, T-1)
+  auto target = torch::arange(1, T, rows.options()).unsqueeze(0);                           // (1, T-1)
+  auto in_response = (target >= response_start.to(tokens.device()).unsqueeze(1)) & (target <= last_idx.unsqueeze(1));
+  auto sum_lp = (tok_lp * in_response.to(torch::kFloat)).sum(1);                            // (N)
+  return r + lm_coef_ * sum_lp;
 }
+
+void RewardNetImpl::enable_lm_term(double init) {
+  torch::Device dev = trunk->parameters().empty() ? torch::Device(torch::kCPU) : trunk->parameters()[0].device();
+  if (lm_coef_.defined()) {
+    torch::NoGradGuard ng;
+    lm_coef_.fill_(init);
+    return;
+  }
+  lm_coef_ = register_parameter("lm_coef", torch::full({}, init, torch::TensorOptions().dtype(torch::kFloat).device(dev)));
+}
+
+double RewardNetImpl::lm_coef() const { return lm_coef_.defined() ? lm_coef_.item<double>() : 0.0; }
 
 nlohmann::json RewardStats::to_json() const {
   return {{"mean", mean}, {"std", stdev}, {"n", n}, {"reference", reference}};
@@ -48,7 +73,8 @@ RewardStats RewardStats::from_json(const nlohmann::json& j, const std::string& w
 nlohmann::json RewardModelInfo::to_json() const {
   return {{"normalization", stats.to_json()}, {"loss", loss},         {"ties", ties},
           {"margin_scale", margin_scale},     {"center_coef", center_coef}, {"max_len", max_len},
-          {"base", base},                     {"seed", seed}};
+          {"base", base},                     {"seed", seed},
+          {"lm_term", lm_term},               {"lm_coef", lm_coef}};
 }
 
 RewardModelInfo RewardModelInfo::from_json(const nlohmann::json& j, const std::string& where) {
@@ -62,6 +88,9 @@ RewardModelInfo RewardModelInfo::from_json(const nlohmann::json& j, const std::s
   i.max_len = j.value("max_len", int64_t{0});
   i.base = j.value("base", std::string());
   i.seed = j.value("seed", uint64_t{0});
+  i.lm_term = j.value("lm_term", false);
+  i.lm_coef = j.value("lm_coef", 0.0);
+  if (!std::isfinite(i.lm_coef)) throw Error(where + ": \"lm_coef\" must be finite");
   return i;
 }
 
@@ -75,7 +104,8 @@ RewardModel::RewardModel(std::vector<RewardNet> members, std::vector<RewardModel
 }
 
 std::vector<double> RewardModel::score_tokens(const std::vector<std::vector<int64_t>>& seqs, int member,
-                                              int64_t batch_size) const {
+                                              int64_t batch_size, const std::vector<int64_t>* starts) const {
+  if (starts && starts->size() != seqs.size()) throw Error("RewardModel::score_tokens: one response start per sequence");
   if (batch_size < 1) throw Error("--batch-size must be >= 1");
   auto& net = const_cast<RewardNet&>(members_.at(member));
   bool was_training = net->is_training();
@@ -90,9 +120,16 @@ std::vector<double> RewardModel::score_tokens(const std::vector<std::vector<int6
   for (size_t start = 0; start < order.size(); start += batch_size) {
     size_t end = std::min(order.size(), start + static_cast<size_t>(batch_size));
     std::vector<const std::vector<int64_t>*> rows;
-    for (size_t i = start; i < end; ++i) rows.push_back(&seqs[order[i]]);
-    auto batch = data::collate_sequences(rows, pad);
-    auto r = net->forward(batch.tokens.to(device_), batch.last_index.to(device_)).to(torch::kCPU).to(torch::kDouble);
+    std::vector<int64_t> row_starts;
+    for (size_t i = start; i < end; ++i) {
+      rows.push_back(&seqs[order[i]]);
+      row_starts.push_back(starts ? (*starts)[order[i]] : 0);
+    }
+    auto batch = data::collate_sequences(rows, pad, &row_starts);
+    if (net->has_lm_term() && !starts) throw Error("RewardModel::score_tokens: this model's likelihood term needs response starts");
+    auto r = net->forward(batch.tokens.to(device_), batch.last_index.to(device_), batch.response_start.to(device_))
+                 .to(torch::kCPU)
+                 .to(torch::kDouble);
     auto acc = r.accessor<double, 1>();
     for (size_t i = start; i < end; ++i) out[order[i]] = acc[i - start];
   }
@@ -106,12 +143,13 @@ Scores RewardModel::score(const std::vector<std::string>& prompts, const std::ve
     throw Error("RewardModel::score: " + std::to_string(prompts.size()) + " prompts but " +
                 std::to_string(responses.size()) + " responses");
   std::vector<std::vector<int64_t>> seqs;
+  std::vector<int64_t> starts(prompts.size(), 0);
   seqs.reserve(prompts.size());
   for (size_t i = 0; i < prompts.size(); ++i)
-    seqs.push_back(data::encode_reward_input(*tok_, prompts[i], responses[i], max_len_));
+    seqs.push_back(data::encode_reward_input(*tok_, prompts[i], responses[i], max_len_, nullptr, &starts[i]));
   Scores s;
   size_t n = seqs.size(), m = members_.size();
-  for (size_t k = 0; k < m; ++k) s.members.push_back(score_tokens(seqs, static_cast<int>(k), batch_size));
+  for (size_t k = 0; k < m; ++k) s.members.push_back(score_tokens(seqs, static_cast<int>(k), batch_size, &starts));
   s.mean.assign(n, 0.0);
   s.stdev.assign(n, 0.0);
   s.normalized.assign(n, 0.0);

@@ -4,6 +4,7 @@
 #include "rlhf/reward/trainer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <numeric>
 #include <random>
@@ -26,6 +27,7 @@ void RewardTrainConfig::validate() const {
   parse_tie_mode(ties);
   if (margin_scale < 0) throw Error("--margin-scale: must be >= 0");
   if (center_coef < 0) throw Error("--center-coef: must be >= 0");
+  if (!(lm_coef >= 0) || !std::isfinite(lm_coef)) throw Error("--lm-coef: must be a finite number >= 0");
   if (max_len < 0) throw Error("--max-len: must be >= 0 (0 = the model's context length)");
   if (ensemble < 1 || ensemble > 64) throw Error("--ensemble: must be in 1..64");
   if (reference_max < 1) throw Error("--reference-max: must be >= 1");
@@ -42,23 +44,34 @@ std::vector<int64_t> epoch_order(size_t n, uint64_t seed, int64_t epoch) {
   return order;
 }
 
-std::vector<data::PreferenceGroup> cap(const std::vector<data::PreferenceGroup>& g, size_t n) {
-  return g.size() <= n ? g : std::vector<data::PreferenceGroup>(g.begin(), g.begin() + n);
+// The first records of `g` holding at most `max_responses` responses (at least one record): the
+// sample the training accuracy is measured on, bounded in forward passes whatever K is.
+std::vector<data::PreferenceGroup> cap(const std::vector<data::PreferenceGroup>& g, size_t max_responses) {
+  std::vector<data::PreferenceGroup> out;
+  size_t n = 0;
+  for (const auto& r : g) {
+    if (!out.empty() && n + r.responses.size() > max_responses) break;
+    n += r.responses.size();
+    out.push_back(r);
+  }
+  return out;
 }
 }  // namespace
 
 RewardStats measure_reward_stats(RewardModel& model, int member, const std::vector<data::PreferenceGroup>& groups,
                                  int64_t max_items, const std::string& label) {
   std::vector<std::vector<int64_t>> seqs;
+  std::vector<int64_t> starts;
   for (const auto& g : groups)
     for (const auto& r : g.responses) {
       if (static_cast<int64_t>(seqs.size()) >= max_items) break;
-      seqs.push_back(data::encode_reward_input(*model.tokenizer(), g.prompt, r, model.max_len()));
+      starts.push_back(0);
+      seqs.push_back(data::encode_reward_input(*model.tokenizer(), g.prompt, r, model.max_len(), nullptr, &starts.back()));
     }
   RewardStats s;
   s.reference = label;
   if (seqs.empty()) return s;
-  auto r = model.score_tokens(seqs, member);
+  auto r = model.score_tokens(seqs, member, 32, &starts);
   double mean = std::accumulate(r.begin(), r.end(), 0.0) / r.size(), ss = 0;
   for (double v : r) ss += (v - mean) * (v - mean);
   s.mean = mean;
@@ -104,6 +117,7 @@ RewardTrainResult train_reward_model(const RewardTrainConfig& cfg, const std::ve
     const uint64_t seed = cfg.train.seed + static_cast<uint64_t>(m);
     torch::manual_seed(seed);
     RewardNet net = init_reward_net(cfg.model, seed);
+    if (cfg.lm_coef > 0) net->enable_lm_term(cfg.lm_coef);
     net->to(device);
     net->train();
     if (!max_len) {
@@ -144,7 +158,7 @@ RewardTrainResult train_reward_model(const RewardTrainConfig& cfg, const std::ve
         if (static_cast<int64_t>(pick.size()) >= static_cast<int64_t>(tok_train.size())) break;
       }
       auto batch = data::collate_groups(tok_train, pick, pad, cfg.margin_scale);
-      auto r = net->forward(batch.tokens.to(device), batch.last_index.to(device));  // (N)
+      auto r = net->forward(batch.tokens.to(device), batch.last_index.to(device), batch.response_start.to(device));
       auto parts = reward_loss(r, batch.groups, lopts);
       // Loop contract: a SUM over units (records) and the unit count; the step divides.
       return MicroLoss{parts.preference_sum + parts.centering_sum, static_cast<double>(pick.size()),
@@ -160,8 +174,9 @@ RewardTrainResult train_reward_model(const RewardTrainConfig& cfg, const std::ve
           std::vector<int64_t> pick;
           for (int64_t i = s; i < std::min<int64_t>(tok_eval.size(), s + tc.batch_size); ++i) pick.push_back(i);
           auto batch = data::collate_groups(tok_eval, pick, pad, cfg.margin_scale);
-          auto parts = reward_loss(net->forward(batch.tokens.to(device), batch.last_index.to(device)), batch.groups,
-                                   lopts);
+          auto parts = reward_loss(
+              net->forward(batch.tokens.to(device), batch.last_index.to(device), batch.response_start.to(device)),
+              batch.groups, lopts);
           sum += parts.preference_sum.item<double>();
           n += parts.groups_with_terms;
         }
@@ -177,7 +192,7 @@ RewardTrainResult train_reward_model(const RewardTrainConfig& cfg, const std::ve
     RewardModel single({net}, {info}, tok, max_len);
     info.stats = measure_reward_stats(single, 0, reference.empty() ? train : reference, cfg.reference_max,
                                       reference.empty() ? "training responses" : "reference set");
-    auto sample = cap(train, 2000);
+    auto sample = cap(train, static_cast<size_t>(cfg.reference_max));
     auto acc = eval::evaluate_rewards(sample, score_groups(single, sample).mean);
     save_reward_model(mdir, net, *tok, info);
     res.first_loss.push_back(tr.first_loss);
@@ -227,9 +242,12 @@ void add_reward_train_flags(Flags& f) {
                "ignore: ties give no gradient; loss: -1/2(log σ(d) + log σ(-d)) pulls tied rewards together");
   f.add("margin-scale", "0", "margin = this * the record's margin/strength in -log σ(r_c - r_r - margin) (Llama 2); 0 = off");
   f.add("center-coef", "0", "weight of the centring penalty (mean reward of each record)^2; 0 = off");
+  f.add("lm-coef", "0",
+        "likelihood term: reward += c * log-likelihood of the response under the trunk's LM head, c learned from this "
+        "initial value; 0 = off (docs/reward.md)");
   f.add("max-len", "0", "longest input in tokens, prompt cut from the left; 0 = the model's context");
   f.add("ensemble", "1", "members to train (seed + i each); scoring reports their mean and std");
-  f.add("reference-max", "2000", "responses used to measure the normalisation mean/std");
+  f.add("reference-max", "2000", "responses used to measure the normalisation mean/std (and the training accuracy)");
   f.add("device", "cpu", "cpu or cuda[:N]");
   f.add_bool("resume", "continue interrupted runs from their checkpoints in OUT/run (OUT/member_i/run)");
 }
@@ -243,6 +261,7 @@ RewardTrainConfig reward_train_config_from_flags(const Flags& f) {
   c.ties = f.str("ties");
   c.margin_scale = f.num("margin-scale");
   c.center_coef = f.num("center-coef");
+  c.lm_coef = f.num("lm-coef");
   c.max_len = f.integer("max-len");
   c.ensemble = static_cast<int>(f.integer("ensemble"));
   c.reference_max = f.integer("reference-max");

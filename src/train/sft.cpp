@@ -21,10 +21,13 @@ namespace rlhf {
 namespace {
 nlohmann::json finite_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); }
 
-data::LmBatch batch_of(const data::SftDataset& ds, const std::vector<int64_t>& idx, int64_t pad) {
+// A micro-batch of the examples `idx`: padded rows, or packed rows of up to max_seq positions
+// (the same examples and loss tokens either way).
+data::LmBatch batch_of(const data::SftDataset& ds, const std::vector<int64_t>& idx, int64_t pad, bool packing,
+                       int64_t max_seq) {
   std::vector<const data::TokenizedExample*> rows;
   for (int64_t i : idx) rows.push_back(&ds.examples[static_cast<size_t>(i)]);
-  return data::collate_padded(rows, pad);
+  return packing ? data::collate_packed(rows, max_seq, pad) : data::collate_padded(rows, pad);
 }
 }  // namespace
 
@@ -87,9 +90,11 @@ nlohmann::json sft(const SftConfig& cfg) {
   job.device = device;
   job.progress_tty = cfg.progress_tty;
   job.n_train = static_cast<int64_t>(train_ds.examples.size());
-  job.train_batch = [&](const std::vector<int64_t>& idx) { return batch_of(train_ds, idx, pad); };
+  job.train_batch = [&](const std::vector<int64_t>& idx) {
+    return batch_of(train_ds, idx, pad, cfg.packing, max_seq);
+  };
   job.n_val = static_cast<int64_t>(val_ds.examples.size());
-  job.val_batch = [&](const std::vector<int64_t>& idx) { return batch_of(val_ds, idx, pad); };
+  job.val_batch = [&](const std::vector<int64_t>& idx) { return batch_of(val_ds, idx, pad, cfg.packing, max_seq); };
   job.write_extra = [&](const std::string& dir) { tpl.save(dir); };
 
   // Validation loss of the starting model, for the before/after comparison.
@@ -103,11 +108,8 @@ nlohmann::json sft(const SftConfig& cfg) {
     before = mean_loss(n_batches, [&](int64_t i) {
       std::vector<int64_t> idx;
       for (int64_t k = i * bs; k < std::min(job.n_val, (i + 1) * bs); ++k) idx.push_back(k);
-      auto b = job.val_batch(idx);
-      b = {b.input_ids.to(device), b.attention_mask.to(device), b.labels.to(device)};
-      ForwardArgs args;
-      args.attention_mask = b.attention_mask;
-      return lm_loss_sum(ck.model->forward(b.input_ids, args), b);
+      auto b = lm_batch_to(job.val_batch(idx), device);
+      return lm_loss_sum(ck.model->forward(b.input_ids, lm_forward_args(b)), b);
     });
   }
   TrainResult r = train_lm(job);
@@ -125,6 +127,7 @@ nlohmann::json sft(const SftConfig& cfg) {
                         {"skip_summary", skips.summary()},
                         {"truncated", train_ds.truncated + val_ds.truncated},
                         {"tokens_per_s", r.tokens_per_s},
+                        {"packing", cfg.packing},
                         {"resumed", r.resumed},
                         {"wall_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count()}};
   io::write_json_atomic(result_path, out);

@@ -52,6 +52,32 @@ TEST(RewardEval, HandComputedFigures) {
   EXPECT_NE(r.table().find("pairwise accuracy"), std::string::npos);
 }
 
+TEST(RewardEval, AccuracyByGoldGap) {
+  std::vector<data::PreferenceGroup> groups = {
+      grp({" long answer", " no"}, {0, 1}, {0.9, 0.1}),     // gap 0.8, right
+      grp({" a", " bbbb"}, {0, 1}, {0.5, 0.7}),             // gap 0.2, wrong
+      grp({" x", " yy", " zzz"}, {0, 1, 2}, {1, 0.5, 0}),   // gaps 0.5 right, 1.0 right, 0.5 tied reward
+      grp({" p", " q"}, {0, 1}, {}),                        // no gold: not bucketed
+  };
+  auto r = eval::evaluate_rewards(groups, {{1, 0}, {0, 2}, {3, 2, 2}, {1, 0}});
+  EXPECT_EQ(r.n, 6);
+  ASSERT_EQ(r.by_gold_gap.size(), 3u);
+  EXPECT_EQ(r.by_gold_gap[0].n, 1);
+  EXPECT_DOUBLE_EQ(r.by_gold_gap[0].accuracy, 0.0);
+  EXPECT_EQ(r.by_gold_gap[1].n, 2);
+  EXPECT_DOUBLE_EQ(r.by_gold_gap[1].accuracy, 0.75);  // 1 + ½ for the equal rewards
+  EXPECT_DOUBLE_EQ(r.by_gold_gap[1].min_gap, 0.3);
+  EXPECT_DOUBLE_EQ(r.by_gold_gap[1].max_gap, 0.7);
+  EXPECT_EQ(r.by_gold_gap[2].n, 2);
+  EXPECT_DOUBLE_EQ(r.by_gold_gap[2].accuracy, 1.0);
+  auto j = r.to_json();
+  ASSERT_TRUE(j.contains("accuracy_by_gold_gap"));
+  EXPECT_TRUE(j["accuracy_by_gold_gap"][2]["max_gap"].is_null());
+  EXPECT_NE(r.table().find("gold gap 0.3-0.7"), std::string::npos);
+  // Without gold scores there are no buckets.
+  EXPECT_TRUE(eval::evaluate_rewards({groups[3]}, {{1, 0}}).by_gold_gap.empty());
+}
+
 TEST(RewardEval, EqualRewardsAndLengthsCountHalf) {
   std::vector<data::PreferenceGroup> groups = {grp({" ab", " cd"}, {0, 1}, {})};
   auto r = eval::evaluate_rewards(groups, {{0.5, 0.5}});

@@ -43,6 +43,11 @@ TEST(RmStage, RunsOnTheWorldAndReportsGoldFigures) {
   for (const char* k : {"accuracy_vs_gold", "accuracy_ci95", "spearman_gold", "length_longer_accuracy", "n"})
     EXPECT_TRUE(s.contains(k)) << k << " in " << s.dump();
   EXPECT_GT(s["n"].get<int>(), 0);
+  // Held-out pairs are all gold-ordered, so the gold-gap buckets hold every one of them.
+  ASSERT_TRUE(s.contains("accuracy_by_gold_gap")) << s.dump();
+  int64_t bucketed = 0;
+  for (const auto& b : s["accuracy_by_gold_gap"]) bucketed += b["n"].get<int64_t>();
+  EXPECT_EQ(bucketed, s["n"].get<int64_t>());
   EXPECT_GT(s["annotator_gold_agreement"].get<double>(), 0.5);  // annotators follow the gold judge, noisily
   auto train = data::read_preferences(out + "/train_prefs.jsonl");
   EXPECT_EQ(train.skipped.total(), 0);

@@ -9,6 +9,9 @@
 #include "rlhf/io/files.h"
 #include "rlhf/io/jsonl.h"
 #include "rlhf/model/checkpoint.h"
+#include "rlhf/rl/ppo_eval.h"
+#include "rlhf/rl/ppo_setup.h"
+#include "rlhf/rl/prompt_source.h"
 
 using namespace rlhf;
 
@@ -53,7 +56,7 @@ TEST(PpoCli, RunsPpoAndRlooOnWorldPromptsWithGoldAndRuleRewards) {
   const std::string rules = root + "/r.rules";
   std::ofstream(rules) << "max_words 20 -0.1\nunfinished -0.5\n";
   const std::string common = " --policy " + sft + " --prompts world:train --gold-reward --rules " + rules +
-                             " --iterations 2 --max-new-tokens 8 --eval-prompts 8 --threads 1 --lr 1e-4";
+                             " --iterations 2 --max-new-tokens 8 --eval-prompts 8 --eval-samples 2 --threads 1 --lr 1e-4";
 
   std::string out = root + "/ppo";
   ASSERT_EQ(run_cmd("ppo" + common + " --batch-prompts 4 --mini-batch 4 --micro-batch 2 --out " + out, root + "/ppo.log"), 0)
@@ -70,6 +73,20 @@ TEST(PpoCli, RunsPpoAndRlooOnWorldPromptsWithGoldAndRuleRewards) {
   auto ev = io::read_json(out + "/eval.json");
   EXPECT_EQ(ev["n"].get<int64_t>(), 8);
   EXPECT_TRUE(ev["gold_delta_ci95"].is_array());
+  // Headline figures sample at the training temperature (2 responses per prompt); the greedy block
+  // repeats the comparison with greedy decoding.
+  EXPECT_EQ(ev["temperature"].get<double>(), 1.0);
+  EXPECT_EQ(ev["samples_per_prompt"].get<int64_t>(), 2);
+  EXPECT_TRUE(ev["kl"].is_number());
+  ASSERT_TRUE(ev["greedy"].is_object());
+  EXPECT_EQ(ev["greedy"]["temperature"].get<double>(), 0.0);
+  EXPECT_EQ(ev["greedy"]["n"].get<int64_t>(), 8);
+  EXPECT_TRUE(ev["greedy"]["gold_delta_ci95"].is_array());
+  // evals.jsonl: one line per evaluation (here only the final one).
+  auto evals = io::read_jsonl(out + "/evals.jsonl");
+  ASSERT_EQ(evals.size(), 1u);
+  EXPECT_EQ(evals[0]["iteration"].get<int64_t>(), 2);
+  EXPECT_EQ(evals[0]["gold_mean"].get<double>(), ev["gold_mean"].get<double>());
   // The final folder is an ordinary checkpoint.
   EXPECT_NO_THROW(load_checkpoint(out + "/final"));
   // A finished run: --resume does nothing; without --resume the folder is refused.
@@ -93,5 +110,50 @@ TEST(PpoCli, RunsPpoAndRlooOnWorldPromptsWithGoldAndRuleRewards) {
   // A bad flag value names the flag.
   EXPECT_NE(run_cmd("ppo" + common + " --algo grpo --samples-per-prompt 1 --out " + root + "/bad", root + "/bad.log"), 0);
   EXPECT_NE(io::read_file(root + "/bad.log").find("--samples-per-prompt"), std::string::npos);
+  std::filesystem::remove_all(root);
+}
+
+// The held-out comparison of a policy with itself: every sample pair is identical (same weights,
+// same sampler seed), so the gold delta is 0 on every prompt, the win rate 1/2 and the KL 0; with
+// k samples per prompt the per-prompt gold is the mean of k judged responses.
+TEST(PpoEval, PolicyAgainstItselfGivesZeroDeltaAndHalfWinRate) {
+  if (!io::file_exists(std::string(RLHF_SHARED_DATA) + "/tokenizers/gpt2/vocab.bpe"))
+    GTEST_SKIP() << "GPT-2 tokenizer files not found under " << RLHF_SHARED_DATA;
+  const std::string root = tmp_dir("eval");
+  io::make_dirs(root);
+  rl::PpoConfig cfg;
+  cfg.max_new_tokens = 8;
+  cfg.eval_samples = 3;
+  cfg.batch_prompts = 2;
+  cfg.mini_batch = 2;
+  cfg.micro_batch = 2;
+  rl::PpoSources src;
+  src.policy = make_policy(root);
+  src.gold_reward = true;
+  TrainConfig opt;
+  auto setup = rl::build_ppo(cfg, opt, src);
+  auto prompts = rl::PromptSource::sample("world:test", 6, 12345);
+  auto r = rl::evaluate_vs_reference(*setup.trainer, prompts, nullptr, 99, -1, 3);
+  ASSERT_EQ(r.gold_policy.size(), 6u);
+  EXPECT_EQ(r.samples, 3);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    EXPECT_EQ(r.gold_policy[i], r.gold_ref[i]);
+    EXPECT_EQ(r.win[i], 0.5);
+    EXPECT_NEAR(r.kl[i], 0.0, 1e-4);
+  }
+  // The first of each prompt's samples is kept for inspection.
+  EXPECT_EQ(r.responses_policy[0], r.responses_ref[0]);
+  auto s = rl::evaluate_summary(*setup.trainer, prompts, nullptr, 99);
+  EXPECT_EQ(s["gold_delta_vs_sft"].get<double>(), 0.0);
+  EXPECT_EQ(s["win_rate_vs_sft"].get<double>(), 0.5);
+  EXPECT_EQ(s["samples_per_prompt"].get<int64_t>(), 3);
+  EXPECT_EQ(s["greedy"]["gold_delta_vs_sft"].get<double>(), 0.0);
+  EXPECT_FALSE(s["greedy"].contains("kl"));
+  // Greedy decoding is deterministic: two greedy evaluations with different seeds agree.
+  auto g1 = rl::evaluate_vs_reference(*setup.trainer, prompts, nullptr, 1, 0.0, 5);
+  auto g2 = rl::evaluate_vs_reference(*setup.trainer, prompts, nullptr, 2, 0.0, 5);
+  EXPECT_EQ(g1.samples, 1);
+  EXPECT_EQ(g1.responses_policy, g2.responses_policy);
+  EXPECT_TRUE(g1.kl.empty());
   std::filesystem::remove_all(root);
 }

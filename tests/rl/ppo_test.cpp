@@ -90,6 +90,33 @@ TEST(Rollout, PaddingAndPostEndTokensDoNotChangeRealLogprobs) {
   EXPECT_TRUE(torch::allclose(lp1.logp[0], lp.logp[1], 1e-5, 1e-5)) << lp1.logp << lp.logp;
 }
 
+TEST(Rollout, TrimPaddingDropsCommonPaddingAndKeepsLogprobs) {
+  auto model = test::toy_model(16, 3);
+  torch::NoGradGuard ng;
+  // Rows 1 and 2 of a batch whose longest prompt (row 0, 4 tokens) and longest response (row 0,
+  // 4 tokens) are not among them: one leading pad column and one response column are common.
+  auto b = make_rollout_batch({{5, 6, 7, 8}, {9, 10, 11}, {12, 2}},
+                              {row({4, 3, 2, 1}, false), row({4, 0}, true), row({3, 2, 8}, false)}, 0);
+  auto idx = torch::tensor(std::vector<int64_t>{1, 2}, torch::kLong);
+  auto sub = select_rows(b, idx);
+  auto t = trim_padding(sub);
+  EXPECT_EQ(t.prompt_len, 3);
+  EXPECT_EQ(t.resp_len(), 3);
+  EXPECT_EQ(t.seq.size(1), 6);
+  EXPECT_EQ(t.seq[0][0].item<int64_t>(), 9);  // row 1 now starts without padding
+  EXPECT_EQ(t.attn_mask[1][0].item<int64_t>(), 0);
+  auto full = response_logprobs(model, sub, true).logp.narrow(1, 0, 3);
+  auto cut = response_logprobs(model, t, true).logp;
+  EXPECT_TRUE(torch::allclose(full, cut, 1e-5, 1e-6)) << full << cut;
+  // Nothing to cut: the same batch back. A sub-batch without left padding takes the unmasked path
+  // and still matches.
+  EXPECT_EQ(trim_padding(b).seq.size(1), b.seq.size(1));
+  auto one = trim_padding(select_rows(b, torch::tensor(std::vector<int64_t>{2}, torch::kLong)));
+  EXPECT_EQ(one.prompt_len, 2);
+  EXPECT_EQ(one.resp_len(), 3);
+  EXPECT_TRUE(torch::allclose(response_logprobs(model, one).logp[0], full[1], 1e-5, 1e-6));
+}
+
 TEST(Rollout, RecomputedLogprobsEqualTheGenerators) {
   test::WordTokenizer tok(test::toy_words());
   auto model = test::toy_model(tok.vocab_size(), 5);

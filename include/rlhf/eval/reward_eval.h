@@ -26,8 +26,17 @@ struct RewardEvalResult {
   double pearson = 0.0;           // reward vs gold, over responses
   double spearman = 0.0;
   double mean_std = -1.0;         // mean ensemble disagreement (std) per response; -1 when not given
+  // Accuracy of the strict pairs whose records carry gold scores, by |gold_better - gold_worse|:
+  // buckets [0, 0.3), [0.3, 0.7), [0.7, inf) (on the world's gold scale in [-1, 1]). Empty without gold.
+  struct GapBucket {
+    double min_gap = 0.0, max_gap = 0.0;  // max_gap < 0: no upper bound
+    int64_t n = 0;
+    double accuracy = 0.0;  // equal rewards count ½
+  };
+  std::vector<GapBucket> by_gold_gap;
 
-  nlohmann::json to_json() const;  // accuracy, accuracy_ci95, ece, length_*_accuracy, n, [pearson, spearman]
+  nlohmann::json to_json() const;  // accuracy, accuracy_ci95, ece, length_*_accuracy, n, [pearson, spearman,
+                                   // accuracy_by_gold_gap]
   std::string table() const;       // readable multi-line summary
 };
 

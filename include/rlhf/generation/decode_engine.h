@@ -6,6 +6,7 @@
 // Shapes: C = d_model, V = vocab, H = query heads, Hkv = kv heads, D = head_dim.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,7 +17,8 @@ namespace rlhf {
 
 struct DecodeEngineOptions {
   // Store matrices and the KV cache as bfloat16 (half the bytes per step; bf16 rounding, as in a
-  // bf16 model). Activations and accumulation stay float32.
+  // bf16 model). Accumulation stays float32; the matmuls multiply bf16
+  // weights by the activations rounded to bf16 (AVX512_BF16 dot products where the CPU has them).
   bool bf16_weights = false;
   int threads = 0;            // worker threads including the caller; 0 = torch::get_num_threads()
 };
@@ -41,6 +43,10 @@ class DecodeEngine {
   const float* feed(const std::vector<int64_t>& slots, const std::vector<std::vector<int64_t>>& tokens);
   // Same for exactly one new token per slot (the decode step): slots/tokens have n entries.
   const float* feed_one(const int64_t* slots, const int64_t* tokens, int64_t n);
+
+  // Runs fn(begin, end) over chunks covering [0, n) on the engine's threads (the caller
+  // included); returns when all are done. For per-row work beside a step, e.g. sampling.
+  void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
 
   int64_t length(int64_t slot) const;  // tokens held for the slot
   int64_t vocab() const;

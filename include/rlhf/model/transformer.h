@@ -34,6 +34,10 @@ struct ForwardArgs {
   torch::Tensor position_ids;
   // When given, the new keys/values are written at [len, len+T) and len advances by T.
   KVCache* cache = nullptr;
+  // (B, T) int64 document index of every position, for packed rows holding several sequences:
+  // a query attends only to earlier keys of its own document (block-diagonal causal mask).
+  // Pair it with position_ids restarting at 0 for each document. Not allowed with a cache.
+  torch::Tensor segment_ids;
 };
 
 namespace detail {
@@ -88,6 +92,8 @@ class TransformerImpl : public torch::nn::Module {
   torch::Tensor mlp(const detail::BlockImpl& blk, const torch::Tensor& h) const;
   // RoPE tables (positions, D/2) in float, rebuilt when a longer sequence or another device asks.
   void ensure_rope(int64_t n, torch::Device device);
+  // The causal additive bias (1, G*T, T) for the op-by-op path, cached across calls.
+  torch::Tensor causal_bias(int64_t T, torch::ScalarType dtype, torch::Device device);
 
   ModelConfig cfg_;
   torch::Tensor wte_;             // (V, C) token embedding (also the LM head when tied)
@@ -96,6 +102,7 @@ class TransformerImpl : public torch::nn::Module {
   torch::Tensor normf_w_, normf_b_;  // final LayerNorm / RMSNorm
   torch::Tensor head_w_;          // (V, C) untied LM head; undefined when tied
   torch::Tensor rope_cos_, rope_sin_;  // not registered: stay float whatever the model dtype
+  torch::Tensor causal_bias_;          // cache of causal_bias()
 };
 TORCH_MODULE(Transformer);
 

@@ -22,15 +22,30 @@
 namespace rlhf::reward {
 
 // Trunk + head. forward() returns one reward per row, read at last_index.
+//
+// Optional likelihood term (`rlhf rm train --lm-coef`): reward = head(h_last) + c * sum of the
+// log-probabilities of the response tokens (and the EOS) under the trunk's own LM head, with c a
+// learned scalar. A small trunk fine-tuned on a few thousand comparisons loses much of what it
+// knew as a language model (which answer is right); the term keeps that knowledge in the
+// reward's reach. Costs one LM-head projection per position.
 class RewardNetImpl : public torch::nn::Module {
  public:
   explicit RewardNetImpl(const ModelConfig& cfg);
   // Adopts an existing trunk and head (e.g. from load_checkpoint) without copying.
   RewardNetImpl(Transformer trunk, ScalarHead head);
-  // tokens (N, T) int64, last_index (N) int64 -> rewards (N) float.
-  torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& last_index);
+  // tokens (N, T) int64, last_index (N) int64 -> rewards (N) float. response_start (N) int64, the
+  // position of each row's first response token, is required when the likelihood term is on.
+  torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& last_index,
+                        const torch::Tensor& response_start = {});
+  // Turns the likelihood term on with coefficient `init` (a registered, trainable parameter).
+  void enable_lm_term(double init);
+  bool has_lm_term() const { return lm_coef_.defined(); }
+  double lm_coef() const;  // 0 when off
   Transformer trunk{nullptr};
   ScalarHead head{nullptr};
+
+ private:
+  torch::Tensor lm_coef_;  // () float, undefined when the term is off
 };
 TORCH_MODULE(RewardNet);
 
@@ -52,6 +67,8 @@ struct RewardModelInfo {
   double margin_scale = 0.0;         // margin = margin_scale * record margin/strength
   double center_coef = 0.0;          // centring penalty weight used
   int64_t max_len = 0;               // longest input used in training (prompt cut from the left)
+  bool lm_term = false;              // reward includes lm_coef * response log-likelihood (RewardNetImpl)
+  double lm_coef = 0.0;              // its learned coefficient
   std::string base;                  // checkpoint the trunk was initialised from
   uint64_t seed = 0;                 // training seed
   nlohmann::json to_json() const;
@@ -94,8 +111,9 @@ class RewardModel {
   Scores score(const std::vector<std::string>& prompts, const std::vector<std::string>& responses,
                int64_t batch_size = 32) const;
   // Raw rewards (N) of already tokenized inputs for member m (no grad).
+  // `starts` (one per sequence): where each response begins (needed by the likelihood term).
   std::vector<double> score_tokens(const std::vector<std::vector<int64_t>>& seqs, int member,
-                                   int64_t batch_size = 32) const;
+                                   int64_t batch_size = 32, const std::vector<int64_t>* starts = nullptr) const;
 
   int size() const { return static_cast<int>(members_.size()); }
   const RewardModelInfo& info(int member = 0) const { return infos_.at(member); }

@@ -26,6 +26,7 @@ struct RewardTrainConfig {
   std::string ties = "ignore";    // "ignore": ties give no gradient; "loss": pull tied rewards together
   double margin_scale = 0.0;      // margin = margin_scale * record margin/strength (Llama 2); 0 = no margin
   double center_coef = 0.0;       // centring penalty weight (mean reward per record pushed to 0); 0 = off
+  double lm_coef = 0.0;           // initial coefficient of the learned likelihood term (RewardNetImpl); 0 = off
   int64_t max_len = 0;            // longest input in tokens (prompt cut from the left); 0 = model max_seq
   int ensemble = 1;               // members; member i uses seed + i (head init and data order)
   int64_t reference_max = 2000;   // responses of the reference set used for normalisation statistics
@@ -37,7 +38,8 @@ struct RewardTrainConfig {
 
 struct RewardTrainResult {
   std::vector<double> first_loss, last_loss;  // per member
-  std::vector<double> train_accuracy;         // per member: pairwise accuracy on the training records
+  std::vector<double> train_accuracy;         // per member: pairwise accuracy on the first training records
+                                              // (at most reference_max responses)
   std::vector<RewardStats> stats;             // per member normalisation statistics
   bool has_eval = false;
   eval::RewardEvalResult eval;                // on the eval set (ensemble mean), when one was given

@@ -53,6 +53,7 @@ struct PpoConfig {
   double ratio_check_tol = 1e-3;     // warn when recomputed log-probs differ from generation's by more (nats)
   int64_t eval_every = 0;            // held-out evaluation (RM and gold where available) every N iterations; 0 = end only
   int64_t eval_prompts = 64;         // held-out prompts per evaluation
+  int64_t eval_samples = 1;          // sampled responses per held-out prompt and model (averaged per prompt)
   uint64_t seed = 0;                 // prompt order, sampling and mini-batch order
 
   bool critic() const { return algo == "ppo"; }

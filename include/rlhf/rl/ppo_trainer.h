@@ -84,7 +84,13 @@ class PpoTrainer {
   };
   Advantages compute_advantages(const RolloutBatch& b, const torch::Tensor& scores, const torch::Tensor& kl_tok,
                                 const torch::Tensor& values, double beta, nlohmann::json& rec) const;
-  nlohmann::json update(const RolloutBatch& b, const torch::Tensor& old_logp, const Advantages& a);
+  // Measured inside the update: before its first optimiser step (max |recomputed - generation's
+  // log-prob|) and over its first epoch (mean per-token entropy of the policy).
+  struct UpdateChecks {
+    double gen_diff = 0, entropy = 0;
+  };
+  nlohmann::json update(const RolloutBatch& b, const torch::Tensor& old_logp, const Advantages& a,
+                        UpdateChecks* chk = nullptr);
   torch::Tensor ptx_loss();  // mean LM loss over the next ptx_batch examples
 
   PpoConfig cfg_;

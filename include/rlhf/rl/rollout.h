@@ -36,6 +36,11 @@ RolloutBatch make_rollout_batch(const std::vector<std::vector<int64_t>>& prompts
 // The rows `idx` (int64 (n)) of a batch, same P and T.
 RolloutBatch select_rows(const RolloutBatch& b, const torch::Tensor& idx);
 
+// The same rows without the columns that are padding in every row: leading prompt padding and
+// response positions past every row's end (P and T shrink; per-token tensors of the result are
+// the first T' columns of the original's). Returns `b` itself when nothing can be cut.
+RolloutBatch trim_padding(const RolloutBatch& b);
+
 // Hidden states (N, T, C) of the positions that predict the response tokens, from one forward.
 torch::Tensor response_hidden(Transformer& model, const RolloutBatch& b);
 
@@ -43,10 +48,13 @@ struct TokenLogprobs {
   torch::Tensor logp;     // (N, T) float log-probs of the response tokens (0 where mask == 0)
   torch::Tensor entropy;  // (N, T) float entropy (nats) of each position's distribution; undefined unless asked
 };
-// One forward of `model` over prompt + response. Differentiable unless under NoGradGuard.
-TokenLogprobs response_logprobs(Transformer& model, const RolloutBatch& b, bool with_entropy = false);
+// One forward of `model` over prompt + response. Differentiable unless under NoGradGuard (the
+// entropy only when entropy_grad: otherwise it is a detached measurement).
+TokenLogprobs response_logprobs(Transformer& model, const RolloutBatch& b, bool with_entropy = false,
+                                bool entropy_grad = true);
 // log_softmax(logits)[token] and (optionally) entropy from logits (N, T, V), in fp32.
-TokenLogprobs logprobs_from_logits(const torch::Tensor& logits, const torch::Tensor& tokens, bool with_entropy);
+TokenLogprobs logprobs_from_logits(const torch::Tensor& logits, const torch::Tensor& tokens, bool with_entropy,
+                                   bool entropy_grad = true);
 
 // Values (N, T) of a trunk + scalar head at the positions before each response token
 // (V_t estimates the return from token t on); 0 where mask == 0.

@@ -12,10 +12,6 @@
 #include "rlhf/tokenizer/bpe.h"
 #include "rlhf/tokenizer/tokenizer.h"
 
-namespace sentencepiece {
-class SentencePieceProcessor;
-}
-
 namespace rlhf {
 
 // SentencePiece piece types (as in its model proto and GGUF's tokenizer.ggml.token_type).
@@ -63,9 +59,11 @@ class SpmTokenizerBase : public Tokenizer {
 
 // A tokenizer.model through libsentencepiece, for models our own encoder does not cover (unigram,
 // or a precompiled normalisation map); BPE models load as SpmBpeTokenizer. save() copies the
-// model file and writes tokenizer_config.json. Note: in a process that also links libtorch, the
-// protobuf runtime libtorch brings can make libsentencepiece refuse to load models (a version
-// check); the error is passed on.
+// model file and writes tokenizer_config.json. libsentencepiece is not linked into the program:
+// it is reached through a small shim library (librlhf_spm_shim.so) loaded on first use with
+// dlopen(RTLD_LOCAL | RTLD_DEEPBIND), so the protobuf copy inside libsentencepiece and libtorch's
+// libprotobuf never see each other. The shim is looked for in $RLHF_SPM_SHIM, next to the
+// executable, then in the build folder; a missing shim is an rlhf::Error naming the paths tried.
 class SentencePieceTokenizer : public SpmTokenizerBase {
  public:
   // Parses the serialized model; throws rlhf::Error naming `source` when it is not a model.
@@ -73,13 +71,19 @@ class SentencePieceTokenizer : public SpmTokenizerBase {
   ~SentencePieceTokenizer() override;
   std::vector<int32_t> encode(std::string_view text, bool allow_special = false) const override;
   void save(const std::string& dir) const override;
+  struct Handle;  // a model loaded in libsentencepiece (opaque)
 
  private:
+  SentencePieceTokenizer(std::shared_ptr<Handle> handle, std::string&& serialized_model);
   void encode_plain(std::string_view text, std::vector<int32_t>& out) const override;
-  static PieceTable table_from(const sentencepiece::SentencePieceProcessor& sp);
+  static PieceTable table_from(const Handle& h);
   std::string model_;
-  std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
+  std::shared_ptr<Handle> sp_;
 };
+
+// Path of the libsentencepiece shim that SentencePieceTokenizer loads (throws rlhf::Error naming
+// every place tried when it cannot be loaded).
+std::string sentencepiece_shim_path();
 
 // Our own SentencePiece-BPE encoder from piece scores (as llama.cpp does for GGUF vocabularies):
 // text -> "▁"-escaped with the dummy prefix -> UTF-8 characters -> repeatedly merge the adjacent

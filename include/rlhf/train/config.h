@@ -41,4 +41,16 @@ void add_train_flags(Flags& f, const TrainConfig& defaults = {});
 // Reads the flags declared by add_train_flags and validates the result.
 TrainConfig train_config_from_flags(const Flags& f);
 
+// The run-folder flags every training command shares besides TrainConfig's: --out, --device,
+// --resume.
+struct RunOptions {
+  std::string out;             // run folder (required)
+  std::string device = "cpu";  // cpu | cuda | cuda:N
+  bool resume = false;         // continue from the newest checkpoint in `out`
+};
+void add_run_flags(Flags& f);
+// Reads them, requires --out, creates the folder and saves the resolved flags (every key, from
+// the command line, the config file or the defaults) as OUT/run_config.json.
+RunOptions run_options_from_flags(const Flags& f);
+
 }  // namespace rlhf

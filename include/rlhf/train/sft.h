@@ -18,6 +18,9 @@ struct SftConfig {
   double val_fraction = 0.05;      // used without val_data (0 = no validation loss)
   std::string out;                 // run folder
   int64_t max_seq = 0;             // context for training examples; 0 = the model's max_seq
+  // Pack several examples per row (block-diagonal causal mask, positions restarting per
+  // example) instead of padding each to the longest; the loss is the same, the compute smaller.
+  bool packing = false;
   bool resume = false;             // continue RUN from its newest checkpoint
   std::string device = "cpu";      // "cpu", "cuda", "cuda:N"
   TrainConfig train;               // the loop's settings

@@ -1,0 +1,38 @@
+// Training-path operators with hand-written backward passes, for fp32 on CPU: a linear layer
+// whose three matrix products (forward, input gradient, weight gradient) run on oneDNN's sgemm
+// (its AVX-512 kernels are chosen from the CPU's instruction set, whereas OpenBLAS 0.3.21 falls
+// back to AVX2 or older kernels on CPUs newer than it knows), and a fused attention whose
+// mask is generated inside the kernel (causal, key padding, packed segments) instead of being
+// materialised as a tensor.
+//
+// Both are autograd Functions: gradients match the op-by-op graph to float rounding
+// (tests/model/train_ops_test.cpp checks them against autograd).
+#pragma once
+#include <ATen/core/Tensor.h>
+
+namespace rlhf::kernels {
+
+// True when the fused fp32 CPU training operators apply to tensors like `x`: float32, on the
+// CPU, and not inside a bf16 autocast region (autocast decides the dtype of matrix products
+// there). RLHF_TRAIN_OPS=0 in the environment turns them off (the op-by-op graph is then used).
+bool train_ops_apply(const at::Tensor& x);
+// Switches the fused operators on or off for the whole process (tests compare both paths).
+void set_train_ops_enabled(bool on);
+
+// y (..., N) = x (..., K) w^T + b, with w (N, K) in torch.nn.Linear layout; b (N) may be undefined.
+at::Tensor train_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
+
+// Scaled dot-product attention over q (B, H, T, D), k and v (B, H, S, D) (Hkv = H; the caller
+// repeats grouped kv heads) with keys blocked when:
+//   causal and key j > query i + (S - T);
+//   key_mask (B, S) int64 is defined and key_mask[b, j] == 0 (padding);
+//   segments (B, S) int64 is defined and segments[b, j] != segments[b, query position] (packing).
+// A query with no visible key averages all values uniformly (finite, as a padding query should).
+// Returns (B, H, T, D).
+at::Tensor train_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
+                           const at::Tensor& key_mask, const at::Tensor& segments, double scale);
+
+// The matmul peak of oneDNN's sgemm on this machine (GFLOP/s, best of a few n x n products).
+double sgemm_peak_gflops(int64_t n);
+
+}  // namespace rlhf::kernels

@@ -1,0 +1,98 @@
+// The packed decode matmul (src/kernels/gemm.*) against torch::matmul in double precision on odd
+// sizes (partial panels, odd K, row blocks of every size), fp32 and bf16, on every instruction set
+// this CPU has (AVX512_BF16, AVX-512F, plain C++), and a row's result independent of its batch.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstring>
+
+#include "kernels/gemm.h"
+#include "kernels/thread_pool.h"
+
+namespace kn = rlhf::kernels;
+
+namespace {
+
+struct IsaGuard {
+  ~IsaGuard() { kn::set_isa_limit(kn::Isa::Avx512Bf16); }
+};
+
+torch::Tensor bf16_round(const torch::Tensor& t) { return t.to(torch::kBFloat16).to(torch::kFloat); }
+
+// Runs matmul with W given as (K, N) (or (N, K) when transposed) and returns Y (M, N).
+torch::Tensor run(const torch::Tensor& X, const torch::Tensor& W, bool transposed, const torch::Tensor& bias,
+                  bool bf16, const torch::Tensor& Y0, kn::ThreadPool& pool) {
+  const int64_t M = X.size(0), K = X.size(1), N = transposed ? W.size(0) : W.size(1);
+  auto p = kn::pack_matrix(W.contiguous().data_ptr<float>(), K, N, transposed,
+                           bias.defined() ? bias.data_ptr<float>() : nullptr, bf16);
+  torch::Tensor Y = Y0.defined() ? Y0.clone() : torch::full({M, N}, 7.0f);
+  // Row stride wider than N: the kernel must not write past a row's N columns.
+  torch::Tensor Yw = torch::full({M, N + 5}, -3.0f);
+  Yw.narrow(1, 0, N).copy_(Y);
+  kn::matmul(X.data_ptr<float>(), K, M, p, Yw.data_ptr<float>(), N + 5, Y0.defined(), pool);
+  EXPECT_TRUE(torch::all(Yw.narrow(1, N, 5) == -3.0f).item<bool>()) << "wrote outside the row";
+  return Yw.narrow(1, 0, N).contiguous();
+}
+
+}  // namespace
+
+TEST(PackedMatmul, MatchesTorchOnOddSizesEveryIsa) {
+  IsaGuard guard;
+  kn::ThreadPool pool(2);
+  torch::manual_seed(5);
+  std::vector<kn::Isa> isas;
+  for (int i = 0; i <= static_cast<int>(kn::cpu_isa()); ++i) isas.push_back(static_cast<kn::Isa>(i));
+  for (kn::Isa isa : isas) {
+    kn::set_isa_limit(isa);
+    for (int64_t M : {1, 2, 5, 8, 9, 13, 16, 17, 35})
+      for (int64_t K : {1, 7, 64, 131})
+        for (int64_t N : {1, 15, 17, 50, 97})
+          for (bool bf16 : {false, true}) {
+            const bool transposed = (M + K + N) % 2 == 0, with_bias = N % 2 == 1, acc = M % 2 == 0;
+            auto X = torch::randn({M, K});
+            auto W = transposed ? torch::randn({N, K}) : torch::randn({K, N});
+            auto bias = with_bias ? torch::randn({N}) : torch::Tensor();
+            auto Y0 = acc ? torch::randn({M, N}) : torch::Tensor();
+            auto Y = run(X, W, transposed, bias, bf16, Y0, pool);
+            // Independent reference: torch in double, inputs rounded to bf16 as the kernel does.
+            auto Xr = (bf16 ? bf16_round(X) : X).to(torch::kDouble);
+            auto Wr = (bf16 ? bf16_round(W) : W).to(torch::kDouble);
+            auto ref = torch::matmul(Xr, transposed ? Wr.t() : Wr);
+            if (with_bias) ref = ref + bias.to(torch::kDouble);
+            if (acc) ref = ref + Y0.to(torch::kDouble);
+            const double err = (Y.to(torch::kDouble) - ref).abs().max().item<double>();
+            EXPECT_LT(err, 2e-5 * std::sqrt(static_cast<double>(K)) + 1e-5)
+                << "isa " << static_cast<int>(isa) << " M " << M << " K " << K << " N " << N << " bf16 " << bf16;
+          }
+  }
+}
+
+TEST(PackedMatmul, Bf16FallbacksEqualTheNativeKernel) {
+  // vdpbf16ps adds the exact products of a k-pair (odd k first) to fp32 sums; the FMA and plain
+  // C++ fallbacks do the same, so the sums agree bit for bit on normal numbers.
+  IsaGuard guard;
+  if (kn::cpu_isa() != kn::Isa::Avx512Bf16) GTEST_SKIP() << "no AVX512_BF16 on this CPU";
+  kn::ThreadPool pool(2);
+  torch::manual_seed(6);
+  auto X = torch::randn({11, 77}), W = torch::randn({77, 53}), b = torch::randn({53});
+  std::vector<torch::Tensor> out;
+  for (kn::Isa isa : {kn::Isa::Avx512Bf16, kn::Isa::Avx512, kn::Isa::Generic}) {
+    kn::set_isa_limit(isa);
+    out.push_back(run(X, W, false, b, true, torch::Tensor(), pool));
+  }
+  EXPECT_TRUE(torch::equal(out[0], out[1]));
+  EXPECT_TRUE(torch::equal(out[0], out[2]));
+}
+
+TEST(PackedMatmul, RowResultDoesNotDependOnTheBatch) {
+  kn::ThreadPool pool(2);
+  torch::manual_seed(7);
+  for (bool bf16 : {false, true}) {
+    auto X = torch::randn({16, 96}), W = torch::randn({96, 70});
+    auto all = run(X, W, false, torch::Tensor(), bf16, torch::Tensor(), pool);
+    for (int64_t m : {0, 7, 8, 15}) {
+      auto one = run(X.narrow(0, m, 1).contiguous(), W, false, torch::Tensor(), bf16, torch::Tensor(), pool);
+      EXPECT_TRUE(torch::equal(one[0], all[m])) << "row " << m << " bf16 " << bf16;
+    }
+  }
+}
