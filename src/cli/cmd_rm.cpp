@@ -176,7 +176,8 @@ int run_world(int argc, char** argv) {
                "in random styles (model-free; checks the RM apart from the SFT model's quality)");
   f.add("train-prompts", "512", "world train-split prompts labelled by the annotators");
   f.add("eval-prompts", "128", "held-out (val split) prompts judged by the gold judge");
-  f.add("k", "4", "responses per prompt");
+  f.add("k", "4", "responses per training prompt");
+  f.add("eval-k", "0", "responses per held-out prompt (0 = --k)");
   f.add("annotators", "8", "simulated annotators");
   f.add_bool("pairs", "label every pair separately (with strength) instead of one K-way ranking per prompt");
   f.add("temperature", "1.0", "sampling temperature for --candidates model");
@@ -191,6 +192,7 @@ int run_world(int argc, char** argv) {
   c.train_prompts = f.integer("train-prompts");
   c.eval_prompts = f.integer("eval-prompts");
   c.k = static_cast<int>(f.integer("k"));
+  c.eval_k = static_cast<int>(f.integer("eval-k"));
   c.annotators = static_cast<int>(f.integer("annotators"));
   c.rankings = !f.flag("pairs");
   c.temperature = f.num("temperature");

@@ -15,18 +15,20 @@
 namespace rlhf::pipeline {
 
 PpoStageConfig::PpoStageConfig() {
-  // Defaults measured on the embedded world (docs/ppo.md, "Results on the embedded world"): 100
-  // iterations of 32 rows, one pass in two optimiser steps of 16 rows (lr 2e-4: 1e-5 left the
-  // 2M-parameter policy where it was), adaptive KL toward 6 nats, 4 sampled responses per held-out
-  // prompt in the evaluation. About 80 CPU-seconds of training + evaluation on one core.
+  // Defaults measured on the embedded world (docs/ppo.md, "Pipeline stage"): 100 iterations of 32
+  // rows, one pass in two optimiser steps of 16 rows (lr 2e-4: 1e-5 left the 2M-parameter policy
+  // where it was), 4 sampled responses per held-out prompt in the evaluation. The KL penalty is
+  // strong (beta 0.2) because the reward model is exploitable: at beta 0.05 (adaptive toward 6
+  // nats) the policy shortened its answers and lost gold against the likelihood-term RM, at a fixed
+  // 0.2 it gained gold at a KL of about 1. The adaptive controller keeps the target of 2 nats as a
+  // ceiling; with the 10,000-sample horizon of Ziegler et al. beta moves at most 0.064% per
+  // iteration of 32 samples, so within a run it stays close to 0.2 unless KL overshoots for long.
   ppo.iterations = 100;
   ppo.batch_prompts = 32;
   ppo.max_new_tokens = 48;
-  ppo.kl_coef = 0.05;
-  ppo.kl_target = 6.0;
-  // Ziegler et al.'s horizon of 10,000 samples assumes ~500 per update; at 32 per iteration it would
-  // let beta move under 0.1% per iteration. 640 samples = 20 iterations.
-  ppo.kl_horizon = 640;
+  ppo.kl_coef = 0.2;
+  ppo.kl_target = 2.0;
+  ppo.kl_horizon = 10000;
   ppo.ppo_epochs = 1;
   ppo.mini_batch = 16;
   ppo.micro_batch = 16;

@@ -19,7 +19,8 @@ struct RmStageConfig {
   std::string out_dir;              // RUN/rm: train_prefs.jsonl, heldout_gold.jsonl, model/, stage.json
   int64_t train_prompts = 512;      // world train-split prompts labelled by the annotators
   int64_t eval_prompts = 128;       // held-out prompts (world val split) judged by the gold judge
-  int k = 4;                        // responses sampled per prompt
+  int k = 4;                        // responses sampled per training prompt
+  int eval_k = 0;                   // responses sampled per held-out prompt; 0 = k
   bool rankings = true;             // true: one K-way ranking per prompt; false: C(K,2) labelled pairs
   int annotators = 8;               // simulated annotators (prompt i goes to annotator i % n)
   world::AnnotatorConfig annotator; // their noise model (temperature, flips, bias)
