@@ -16,6 +16,7 @@ struct BenchOptions {
   std::vector<std::string> filters;  // only sub-cases whose name contains one of these
   bool reference = true;         // run the PyTorch reference beside ours
   std::string reference_script;  // path of torch_reference.py
+  bool profile = false;          // print an operator profile of one step after each case
 };
 
 // One measured line: ours beside the reference, plus free-form extras (bounds, settings).
@@ -50,6 +51,10 @@ struct RegisterBench {
     bench_registry().push_back({name, summary, fn});
   }
 };
+
+// Runs fn once under libtorch's operator profiler and returns a table of the `top` operators by
+// self time (bench/profile.cpp).
+std::string op_profile(const std::function<void()>& fn, int top = 25);
 
 // Read bandwidth over a 1 GiB buffer (GB/s, best of a few passes, all threads).
 double measure_bandwidth_gbs(int threads);

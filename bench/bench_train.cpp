@@ -110,6 +110,7 @@ void run_train(BenchContext& ctx) {
       r.extra["cpu"] = ctx.cpu;
       r.extra["tokens_per_s_all"] = rates;
       ctx.report(r);
+      if (ctx.opts.profile) std::cout << "  profile of one " << name << " step:\n" << op_profile(step);
     }
   }
 }

@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
         .add("threads", "0", "threads for our side; 0 = all cores")
         .add_bool("no-reference", "skip the PyTorch reference runs")
         .add("reference-script", source_root() + "/../shared/bench/torch_reference.py", "the PyTorch reference script")
-        .add_bool("untuned", "do not re-exec with OMP_WAIT_POLICY=passive and tcmalloc");
+        .add_bool("untuned", "do not re-exec with OMP_WAIT_POLICY=passive and tcmalloc")
+        .add_bool("profile", "after each train/ppo case, print an operator profile of one step (self time per operator)");
     if (!f.parse(argc - 1, argv + 1)) return 0;
     BenchContext ctx;
     ctx.opts.quick = f.flag("quick");
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
     ctx.opts.threads = static_cast<int>(f.integer("threads"));
     ctx.opts.reference = !f.flag("no-reference");
     ctx.opts.reference_script = f.str("reference-script");
+    ctx.opts.profile = f.flag("profile");
     if (ctx.opts.reference && access(ctx.opts.reference_script.c_str(), R_OK) != 0) {
       std::cerr << "note: " << ctx.opts.reference_script << " not found; running without the reference (--reference-script)\n";
       ctx.opts.reference = false;
