@@ -8,14 +8,19 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
+#include "kernels/train_vec.h"
 #include "kernels/vec.h"
 #include "rlhf/io/error.h"
+
+// libgomp (loaded with libtorch) when present; weak so that a build without OpenMP still links.
+extern "C" void omp_set_max_active_levels(int) __attribute__((weak));
 
 namespace rlhf::kernels {
 
@@ -47,6 +52,25 @@ std::atomic<bool>& enabled_flag() {
 bool env_enabled() { return enabled_flag().load(std::memory_order_relaxed); }
 
 // ---- linear -------------------------------------------------------------------------------
+
+// The bias gradient: column sums of gy (M, N), rows split across the threads (partial sums per
+// chunk, added in chunk order, so the result does not depend on the thread count).
+at::Tensor bias_grad(const at::Tensor& gy) {
+  const int64_t M = gy.size(0), N = gy.size(1);
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(8, M / 256));
+  auto part = at::empty({chunks, N}, gy.options());
+  const float* g = gy.data_ptr<float>();
+  float* pp = part.data_ptr<float>();
+  at::parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      const int64_t r0 = M * c / chunks, r1 = M * (c + 1) / chunks;
+      column_sums(g + r0 * N, r1 - r0, N, N, pp + c * N, false);
+    }
+  });
+  auto out = part[0].clone();
+  for (int64_t c = 1; c < chunks; ++c) add_inplace(out.data_ptr<float>(), pp + c * N, N);
+  return out;
+}
 
 struct LinearFn : public torch::autograd::Function<LinearFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
@@ -83,7 +107,7 @@ struct LinearFn : public torch::autograd::Function<LinearFn> {
       gw = at::empty({N, K}, gy.options());
       sgemm('T', 'N', N, K, M, 1.0f, gy.data_ptr<float>(), N, x2.data_ptr<float>(), K, 0.0f, gw.data_ptr<float>(), K);
     }
-    if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) gb = gy.sum(0);
+    if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) gb = bias_grad(gy);
     return {gx, gw, gb};
   }
 };
@@ -123,13 +147,13 @@ struct RowMask {
 bool softmax_row(float* row, int64_t i, const RowMask& m) {
   const int64_t lim = m.limit(i), S = m.S;
   float mx = -INFINITY;
-  bool any = false;
-  for (int64_t j = 0; j < lim; ++j)
-    if (!m.has_holes() || m.visible(i, j)) {
-      mx = std::max(mx, row[j]);
-      any = true;
-    }
-  if (!any) {  // no visible key: a uniform average (finite), as the op-by-op path gives
+  if (!m.has_holes()) {
+    mx = max_value(row, lim);
+  } else {
+    for (int64_t j = 0; j < lim; ++j)
+      if (m.visible(i, j)) mx = std::max(mx, row[j]);
+  }
+  if (lim == 0 || mx == -INFINITY) {  // no visible key: a uniform average (finite), as the op-by-op path gives
     const float u = 1.0f / static_cast<float>(S);
     for (int64_t j = 0; j < S; ++j) row[j] = u;
     return false;
@@ -142,10 +166,31 @@ bool softmax_row(float* row, int64_t i, const RowMask& m) {
       sum += row[j];
     }
   }
-  const float inv = static_cast<float>(1.0 / sum);
-  for (int64_t j = 0; j < lim; ++j) row[j] *= inv;
+  scale_inplace(row, lim, static_cast<float>(1.0 / sum));
   if (lim < S) std::memset(row + lim, 0, static_cast<size_t>(S - lim) * sizeof(float));
   return true;
+}
+
+// Query rows are processed in blocks of this many: under a causal mask a block needs only the keys
+// up to its last row, so the score and value products skip the blocked upper triangle (62.5% of
+// the full work at T = 256).
+constexpr int64_t kQueryBlock = 64;
+
+// Keys [0, n) that rows [i0, i0 + nb) may see (causal: up to the block's last row).
+int64_t block_keys(bool causal, int64_t i0, int64_t nb, int64_t T, int64_t S) {
+  return causal ? std::min(S, i0 + nb + (S - T)) : S;
+}
+
+// Zeroes rows [0, n) of a (rows, ld) float matrix, `width` columns each.
+void zero_rows(float* a, int64_t n, int64_t width, int64_t ld) {
+  for (int64_t r = 0; r < n; ++r) std::memset(a + r * ld, 0, static_cast<size_t>(width) * sizeof(float));
+}
+
+// out (D) = the mean of rows [0, n) of a (n, ld) matrix.
+void mean_rows(const float* a, int64_t n, int64_t D, int64_t ld, float* out) {
+  std::memset(out, 0, static_cast<size_t>(D) * sizeof(float));
+  for (int64_t r = 0; r < n; ++r) add_inplace(out, a + r * ld, D);
+  scale_inplace(out, D, 1.0f / static_cast<float>(n));
 }
 
 struct AttentionFn : public torch::autograd::Function<AttentionFn> {
@@ -159,7 +204,7 @@ struct AttentionFn : public torch::autograd::Function<AttentionFn> {
     auto km = key_mask.numel() > 0 ? key_mask.to(at::kLong).contiguous() : at::Tensor();
     auto sg = segments.numel() > 0 ? segments.to(at::kLong).contiguous() : at::Tensor();
     auto probs = at::empty({B, H, T, S}, q.options());
-    auto dead = at::zeros({B, H, T}, q.options().dtype(at::kByte));  // rows without a visible key
+    auto dead = at::empty({B, H, T}, q.options().dtype(at::kByte));  // rows without a visible key
     uint8_t* dd = dead.data_ptr<uint8_t>();
     auto out = at::empty({B, T, H, D}, q.options()).transpose(1, 2);  // (B, H, T, D) view of (B, T, H, D)
     HeadView Q{&q}, Kv{&k}, V{&v}, O{&out};
@@ -169,15 +214,27 @@ struct AttentionFn : public torch::autograd::Function<AttentionFn> {
       for (int64_t bh = begin; bh < end; ++bh) {
         const int64_t b = bh / H, h = bh % H, hk = h / G;
         float* p = P + bh * T * S;
-        sgemm('N', 'T', T, S, D, sc, Q.at(b, h), Q.ld(), Kv.at(b, hk), Kv.ld(), 0.0f, p, S);
         RowMask m{causal, T, S, km.defined() ? km.data_ptr<int64_t>() + b * S : nullptr,
                   sg.defined() ? sg.data_ptr<int64_t>() + b * S : nullptr};
-        for (int64_t i = 0; i < T; ++i) dd[bh * T + i] = softmax_row(p + i * S, i, m) ? 0 : 1;
-        sgemm('N', 'N', T, D, S, 1.0f, p, S, V.at(b, hk), V.ld(), 0.0f, O.at(b, h), O.ld());
+        for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
+          const int64_t nb = std::min(kQueryBlock, T - i0), L = block_keys(causal, i0, nb, T, S);
+          float* pb = p + i0 * S;
+          sgemm('N', 'T', nb, L, D, sc, Q.at(b, h) + i0 * Q.ld(), Q.ld(), Kv.at(b, hk), Kv.ld(), 0.0f, pb, S);
+          bool any_dead = false;
+          for (int64_t i = i0; i < i0 + nb; ++i) {
+            dd[bh * T + i] = softmax_row(p + i * S, i, m) ? 0 : 1;
+            any_dead = any_dead || dd[bh * T + i];
+          }
+          sgemm('N', 'N', nb, D, L, 1.0f, pb, S, V.at(b, hk), V.ld(), 0.0f, O.at(b, h) + i0 * O.ld(), O.ld());
+          // A row without a visible key averages all S values (its probabilities reach past L).
+          for (int64_t i = i0; any_dead && i < i0 + nb; ++i)
+            if (dd[bh * T + i]) mean_rows(V.at(b, hk), S, D, V.ld(), O.at(b, h) + i * O.ld());
+        }
       }
     });
     ctx->save_for_backward({q, k, v, probs, dead});
     ctx->saved_data["scale"] = scale;
+    ctx->saved_data["causal"] = causal;
     return out;
   }
 
@@ -186,6 +243,7 @@ struct AttentionFn : public torch::autograd::Function<AttentionFn> {
     const auto &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
     const uint8_t* dead = saved[4].data_ptr<uint8_t>();
     const float sc = static_cast<float>(ctx->saved_data["scale"].toDouble());
+    const bool causal = ctx->saved_data["causal"].toBool();
     auto go = last_dim_contiguous(grads[0]);
     const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3), Hkv = k.size(1), S = k.size(2);
     const int64_t G = H / Hkv;
@@ -196,30 +254,37 @@ struct AttentionFn : public torch::autograd::Function<AttentionFn> {
     HeadView Q{&q}, Kv{&k}, V{&v}, GO{&go}, GQ{&gq}, GK{&gk}, GV{&gv};
     const float* P = probs.data_ptr<float>();
     at::parallel_for(0, B * Hkv, 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> dp(static_cast<size_t>(T * S));
+      std::vector<float> dp(static_cast<size_t>(std::min(kQueryBlock, T) * S));
       for (int64_t bk = begin; bk < end; ++bk) {
         const int64_t b = bk / Hkv, hk = bk % Hkv;
+        // dK and dV accumulate over query blocks and over the query heads of the kv group.
+        zero_rows(GK.at(b, hk), S, D, GK.ld());
+        zero_rows(GV.at(b, hk), S, D, GV.ld());
         for (int64_t g = 0; g < G; ++g) {
           const int64_t h = hk * G + g;
-          const float* p = P + (b * H + h) * T * S;
-          const float beta = g == 0 ? 0.0f : 1.0f;  // query heads of one kv group add up
-          // dV += P^T dO ; dP = dO V^T
-          sgemm('T', 'N', S, D, T, 1.0f, p, S, GO.at(b, h), GO.ld(), beta, GV.at(b, hk), GV.ld());
-          sgemm('N', 'T', T, S, D, 1.0f, GO.at(b, h), GO.ld(), V.at(b, hk), V.ld(), 0.0f, dp.data(), S);
-          // dS = P * (dP - sum_j dP * P), in place
-          for (int64_t i = 0; i < T; ++i) {
-            const float* pr = p + i * S;
-            float* d = dp.data() + i * S;
-            if (dead[(b * H + h) * T + i]) {
-              std::memset(d, 0, static_cast<size_t>(S) * sizeof(float));
-              continue;
+          for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
+            const int64_t nb = std::min(kQueryBlock, T - i0), L = block_keys(causal, i0, nb, T, S);
+            const float* p = P + (b * H + h) * T * S + i0 * S;
+            const float* gob = GO.at(b, h) + i0 * GO.ld();
+            // dV[0, L) += P^T dO ; dP = dO V^T
+            sgemm('T', 'N', L, D, nb, 1.0f, p, S, gob, GO.ld(), 1.0f, GV.at(b, hk), GV.ld());
+            for (int64_t r = 0; r < nb && L < S; ++r)  // a row without a visible key weights every value 1/S
+              if (dead[(b * H + h) * T + i0 + r])
+                for (int64_t j = L; j < S; ++j) axpy(p[r * S + j], gob + r * GO.ld(), GV.at(b, hk) + j * GV.ld(), D);
+            sgemm('N', 'T', nb, L, D, 1.0f, gob, GO.ld(), V.at(b, hk), V.ld(), 0.0f, dp.data(), S);
+            // dS = P * (dP - sum_j dP * P), in place (keys past L have P = 0 and are not read)
+            for (int64_t r = 0; r < nb; ++r) {
+              float* d = dp.data() + r * S;
+              if (dead[(b * H + h) * T + i0 + r])
+                std::memset(d, 0, static_cast<size_t>(L) * sizeof(float));
+              else
+                softmax_backward_row(p + r * S, d, L);
             }
-            const float fd = dot(pr, d, S);
-            for (int64_t j = 0; j < S; ++j) d[j] = pr[j] * (d[j] - fd);
+            // dQ = scale dS K ; dK[0, L) += scale dS^T Q
+            sgemm('N', 'N', nb, D, L, sc, dp.data(), S, Kv.at(b, hk), Kv.ld(), 0.0f, GQ.at(b, h) + i0 * GQ.ld(),
+                  GQ.ld());
+            sgemm('T', 'N', L, D, nb, sc, dp.data(), S, Q.at(b, h) + i0 * Q.ld(), Q.ld(), 1.0f, GK.at(b, hk), GK.ld());
           }
-          // dQ = scale dS K ; dK += scale dS^T Q
-          sgemm('N', 'N', T, D, S, sc, dp.data(), S, Kv.at(b, hk), Kv.ld(), 0.0f, GQ.at(b, h), GQ.ld());
-          sgemm('T', 'N', S, D, T, sc, dp.data(), S, Q.at(b, h), Q.ld(), beta, GK.at(b, hk), GK.ld());
         }
       }
     });
@@ -227,7 +292,113 @@ struct AttentionFn : public torch::autograd::Function<AttentionFn> {
   }
 };
 
+// ---- GELU ---------------------------------------------------------------------------------
+
+// Splits [0, n) into chunks of at least 16k elements across the intra-op threads.
+template <typename F>
+void parallel_chunks(int64_t n, F&& f) {
+  at::parallel_for(0, n, 16384, [&](int64_t b, int64_t e) { f(b, e - b); });
+}
+
+struct GeluFn : public torch::autograd::Function<GeluFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x_in) {
+    auto x = x_in.contiguous();
+    auto y = at::empty_like(x);
+    const float* xp = x.data_ptr<float>();
+    float* yp = y.data_ptr<float>();
+    parallel_chunks(x.numel(), [&](int64_t o, int64_t n) { gelu_tanh_forward(xp + o, yp + o, n); });
+    ctx->save_for_backward({x});
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto x = ctx->get_saved_variables()[0];
+    auto gy = grads[0].contiguous();
+    auto gx = at::empty_like(x);
+    const float *xp = x.data_ptr<float>(), *gp = gy.data_ptr<float>();
+    float* out = gx.data_ptr<float>();
+    parallel_chunks(x.numel(), [&](int64_t o, int64_t n) { gelu_tanh_backward(xp + o, gp + o, out + o, n); });
+    return {gx};
+  }
+};
+
+// ---- token log-probabilities ----------------------------------------------------------------
+
+struct TokenLogprobFn : public torch::autograd::Function<TokenLogprobFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& targets) {
+    const int64_t N = logits.size(0), V = logits.size(1);
+    auto lse = at::empty({N}, logits.options());
+    auto lp = at::empty({N}, logits.options());
+    const float* x = logits.data_ptr<float>();
+    const int64_t* t = targets.data_ptr<int64_t>();
+    float *l = lse.data_ptr<float>(), *o = lp.data_ptr<float>();
+    at::parallel_for(0, N, 8, [&](int64_t b, int64_t e) {
+      for (int64_t n = b; n < e; ++n) {
+        if (t[n] < 0) {
+          l[n] = 0.0f;
+          o[n] = 0.0f;
+          continue;
+        }
+        l[n] = logsumexp_row(x + n * V, V);
+        o[n] = x[n * V + t[n]] - l[n];
+      }
+    });
+    ctx->save_for_backward({logits, targets, lse});
+    return lp;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &logits = saved[0], &targets = saved[1], &lse = saved[2];
+    const int64_t N = logits.size(0), V = logits.size(1);
+    auto g = grads[0].contiguous();
+    auto gx = at::empty_like(logits);
+    const float *x = logits.data_ptr<float>(), *l = lse.data_ptr<float>(), *gp = g.data_ptr<float>();
+    const int64_t* t = targets.data_ptr<int64_t>();
+    float* out = gx.data_ptr<float>();
+    at::parallel_for(0, N, 8, [&](int64_t b, int64_t e) {
+      for (int64_t n = b; n < e; ++n) {
+        if (t[n] < 0 || gp[n] == 0.0f) {
+          std::memset(out + n * V, 0, static_cast<size_t>(V) * sizeof(float));
+          continue;
+        }
+        logprob_grad_row(x + n * V, V, l[n], t[n], gp[n], out + n * V);
+      }
+    });
+    return {gx, at::Tensor()};
+  }
+};
+
 }  // namespace
+
+at::Tensor train_gelu(const at::Tensor& x) {
+  if (x.scalar_type() != at::kFloat || !x.device().is_cpu()) throw Error("train_gelu: needs a float32 CPU tensor");
+  return GeluFn::apply(x);
+}
+
+bool token_logprobs_apply(const at::Tensor& logits) {
+  return env_enabled() && logits.scalar_type() == at::kFloat && logits.device().is_cpu() && logits.dim() == 2 &&
+         logits.stride(1) == 1 && logits.stride(0) == logits.size(1);
+}
+
+at::Tensor train_token_logprobs(const at::Tensor& logits, const at::Tensor& targets) {
+  if (logits.dim() != 2 || targets.dim() != 1 || targets.size(0) != logits.size(0))
+    throw Error("train_token_logprobs: logits must be (N, V) and targets (N)");
+  if (logits.scalar_type() != at::kFloat || !logits.device().is_cpu())
+    throw Error("train_token_logprobs: needs float32 CPU logits");
+  auto t = targets.to(at::kLong).contiguous();
+  const int64_t V = logits.size(1);
+  if (t.numel() > 0 && t.max().item<int64_t>() >= V)
+    throw Error("train_token_logprobs: a target id is >= the vocabulary size " + std::to_string(V));
+  return TokenLogprobFn::apply(logits.contiguous(), t);
+}
+
+void disable_nested_openmp() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (omp_set_max_active_levels) omp_set_max_active_levels(1);
+  });
+}
+
+bool train_ops_enabled() { return env_enabled(); }
 
 void set_train_ops_enabled(bool on) { enabled_flag().store(on); }
 
@@ -246,6 +417,7 @@ at::Tensor train_attention(const at::Tensor& q, const at::Tensor& k, const at::T
   if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4 || k.size(1) == 0 || q.size(1) % k.size(1) != 0)
     throw Error("train_attention: q must be (B, H, T, D) and k, v (B, Hkv, S, D) with H a multiple of Hkv");
   if (causal && k.size(2) < q.size(2)) throw Error("train_attention: causal attention needs S >= T");
+  disable_nested_openmp();
   auto none = at::empty({0}, q.options().dtype(at::kLong));
   return AttentionFn::apply(q, k, v, causal, key_mask.defined() ? key_mask : none, segments.defined() ? segments : none,
                             scale);

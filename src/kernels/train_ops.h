@@ -16,6 +16,13 @@ namespace rlhf::kernels {
 // CPU, and not inside a bf16 autocast region (autocast decides the dtype of matrix products
 // there). RLHF_TRAIN_OPS=0 in the environment turns them off (the op-by-op graph is then used).
 bool train_ops_apply(const at::Tensor& x);
+// Limits OpenMP to one active level of parallelism for the whole process. oneDNN's sgemm called
+// inside an at::parallel_for task would otherwise open a nested team on every call: with 2 cores,
+// 4 threads and passive waiting, the fused attention ran 1.6x slower on 2 threads than on 1.
+// Called by init_runtime and by the fused attention (idempotent).
+void disable_nested_openmp();
+// True unless RLHF_TRAIN_OPS=0 or set_train_ops_enabled(false) switched the fused operators off.
+bool train_ops_enabled();
 // Switches the fused operators on or off for the whole process (tests compare both paths).
 void set_train_ops_enabled(bool on);
 
@@ -31,6 +38,18 @@ at::Tensor train_linear(const at::Tensor& x, const at::Tensor& w, const at::Tens
 // Returns (B, H, T, D).
 at::Tensor train_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
                            const at::Tensor& key_mask, const at::Tensor& segments, double scale);
+
+// y = gelu_tanh(x) (GPT-2's "gelu_new") in one vectorised pass, with a one-pass backward.
+at::Tensor train_gelu(const at::Tensor& x);
+
+// lp (N) = log_softmax(logits (N, V))[n, targets[n]] without materialising the log-softmax:
+// the forward keeps one log-sum-exp per row, the backward writes g[n] (onehot - softmax) in one
+// pass. Rows whose target is negative (an ignore index) give 0 and no gradient. Works with and
+// without gradient recording (float32 CPU logits; see token_logprobs_apply).
+at::Tensor train_token_logprobs(const at::Tensor& logits, const at::Tensor& targets);
+// True when train_token_logprobs takes logits like these (float32, CPU, 2-D, contiguous rows) and
+// the fused operators are on (RLHF_TRAIN_OPS).
+bool token_logprobs_apply(const at::Tensor& logits);
 
 // The matmul peak of oneDNN's sgemm on this machine (GFLOP/s, best of a few n x n products).
 double sgemm_peak_gflops(int64_t n);

@@ -8,6 +8,12 @@
 #include <cmath>
 #include <cstring>
 
+// The shared AVX-512 helpers, compiled for that target (used only inside the AVX-512 regions below).
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx2")
+#include "kernels/simd512.h"
+#pragma GCC pop_options
+
 namespace rlhf::kernels {
 
 bool has_avx512() {
@@ -22,23 +28,8 @@ bool has_avx512() {
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx2")
 
 namespace {
-inline __m512 exp512(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500E-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(p, n);
-}
-
-inline __mmask16 tail_mask(int64_t left) { return left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1); }
+using simd512::tail_mask;
+inline __m512 exp512(__m512 x) { return simd512::exp(x); }
 
 double exp_shifted_512(const float* x, int64_t n, float shift, float scale, float* out) {
   __m512 s = _mm512_set1_ps(shift), sc = _mm512_set1_ps(scale);

@@ -195,7 +195,7 @@ torch::Tensor TransformerImpl::mlp(const detail::BlockImpl& blk, const torch::Te
   auto up = linear(h, blk.up_w, blk.up_b, fused);
   torch::Tensor act;
   if (cfg_.arch == "gpt2") {
-    act = at::gelu(up, "tanh");
+    act = fused ? kernels::train_gelu(up) : at::gelu(up, "tanh");
   } else {
     const int64_t F = cfg_.ff_dim();
     auto gate = up.narrow(-1, 0, F), val = up.narrow(-1, F, F);

@@ -1,16 +1,25 @@
 // Causal-LM loss over labelled positions.
 #include "rlhf/train/lm_loss.h"
 
+#include "kernels/train_ops.h"
+
 namespace rlhf {
 
 MicroLoss lm_loss_sum(const torch::Tensor& logits, const data::LmBatch& batch) {
   const int64_t V = logits.size(-1);
   auto flat = logits.reshape({-1, V}).to(torch::kFloat32);
-  auto loss = torch::nn::functional::cross_entropy(
-      flat, batch.labels.reshape({-1}),
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(data::kIgnoreIndex).reduction(torch::kSum));
+  auto labels = batch.labels.reshape({-1});
   MicroLoss m;
-  m.sum = loss;
+  if (kernels::token_logprobs_apply(flat)) {
+    // One pass per row forward and backward instead of log_softmax + gather + their backward;
+    // ignored positions (kIgnoreIndex < 0) give 0 and no gradient.
+    static_assert(data::kIgnoreIndex < 0, "the fused log-probabilities treat negative targets as ignored");
+    m.sum = -kernels::train_token_logprobs(flat, labels).sum();
+  } else {
+    m.sum = torch::nn::functional::cross_entropy(
+        flat, labels,
+        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(data::kIgnoreIndex).reduction(torch::kSum));
+  }
   m.count = static_cast<double>(batch.loss_tokens());
   m.tokens = batch.tokens();
   return m;

@@ -1,7 +1,12 @@
 // AdamW param groups, learning-rate schedule and gradient utilities.
 #include "rlhf/train/optim.h"
 
+#include <ATen/Parallel.h>
+
 #include <cmath>
+
+#include "kernels/train_ops.h"
+#include "kernels/train_vec.h"
 
 namespace rlhf {
 
@@ -47,6 +52,67 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(const ParamGroups& groups, const
 
 void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& g : opt.param_groups()) g.options().set_lr(lr);
+}
+
+namespace {
+bool fusable(const torch::Tensor& p) {
+  const auto& g = p.grad();
+  return p.scalar_type() == torch::kFloat && p.device().is_cpu() && p.is_contiguous() && g.defined() &&
+         g.scalar_type() == torch::kFloat && g.is_contiguous() && !g.is_sparse();
+}
+}  // namespace
+
+void adamw_step(torch::optim::AdamW& opt, double grad_scale) {
+  bool fused = kernels::train_ops_enabled();
+  for (const auto& group : opt.param_groups()) {
+    const auto& o = static_cast<const torch::optim::AdamWOptions&>(group.options());
+    fused = fused && !o.amsgrad();
+    for (const auto& p : group.params())
+      if (p.grad().defined()) fused = fused && fusable(p);
+  }
+  if (!fused) {
+    std::vector<torch::Tensor> params;
+    for (const auto& group : opt.param_groups())
+      params.insert(params.end(), group.params().begin(), group.params().end());
+    if (grad_scale != 1.0) scale_grads(params, grad_scale);
+    opt.step();
+    return;
+  }
+  torch::NoGradGuard ng;
+  for (auto& group : opt.param_groups()) {
+    const auto& o = static_cast<const torch::optim::AdamWOptions&>(group.options());
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      // The state entry torch::optim::AdamW::step creates, under the key it uses.
+      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      auto it = opt.state().find(key);
+      if (it == opt.state().end()) {
+        auto st = std::make_unique<torch::optim::AdamWParamState>();
+        st->step(0);
+        st->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        st->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        it = opt.state().emplace(key, std::move(st)).first;
+      }
+      auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
+      st.step(st.step() + 1);
+      const double b1 = std::get<0>(o.betas()), b2 = std::get<1>(o.betas());
+      const kernels::AdamWCoefs c{static_cast<float>(o.lr()),
+                                  static_cast<float>(b1),
+                                  static_cast<float>(b2),
+                                  static_cast<float>(o.eps()),
+                                  static_cast<float>(o.weight_decay()),
+                                  static_cast<float>(1.0 - std::pow(b1, st.step())),
+                                  static_cast<float>(1.0 - std::pow(b2, st.step())),
+                                  static_cast<float>(grad_scale)};
+      float* pp = p.data_ptr<float>();
+      float* gp = p.mutable_grad().data_ptr<float>();
+      float* mp = st.exp_avg().data_ptr<float>();
+      float* vp = st.exp_avg_sq().data_ptr<float>();
+      at::parallel_for(0, p.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+        kernels::adamw_update(pp + b, gp + b, mp + b, vp + b, e - b, c);
+      });
+    }
+  }
 }
 
 double lr_at(const TrainConfig& cfg, int64_t step) {

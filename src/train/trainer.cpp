@@ -68,15 +68,18 @@ StepStats Trainer::step(const MicroLossFn& micro) {
   if (units <= 0)
     throw Error("step " + std::to_string(step_no) +
                 ": no loss units in the whole step (every target masked?); check the data's masks");
-  scale_grads(params, 1.0 / units);
-  s.grad_norm = clip_grad_norm(params, cfg_.grad_clip);
+  // The 1/units average and the clipping factor are applied inside the AdamW pass (written back
+  // into .grad): the gradients are read once for the norm and once for the update.
+  s.grad_norm = grad_norm(params) / units;
   if (!std::isfinite(s.grad_norm)) {
     std::ostringstream ss;
     ss << "step " << step_no << ": the gradient norm is " << s.grad_norm << " (loss " << loss_sum / units
        << "); stopping before the update";
     throw NonFiniteError(ss.str(), step_no);
   }
-  opt_->step();
+  double factor = 1.0 / units;
+  if (cfg_.grad_clip > 0 && s.grad_norm > cfg_.grad_clip) factor *= cfg_.grad_clip / (s.grad_norm + 1e-6);
+  adamw_step(*opt_, factor);
   s.loss = loss_sum / units;
   state_.step = step_no;
   state_.tokens_seen += s.tokens;

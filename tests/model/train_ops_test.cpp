@@ -111,6 +111,11 @@ TEST(TrainOps, LinearMatchesAutograd) {
   auto gr = torch::autograd::grad({yr}, {x, w, b}, {gout});
   EXPECT_LT(max_diff(y, yr), 1e-5);
   for (int i = 0; i < 3; ++i) EXPECT_LT(max_diff(g[i], gr[i]), 1e-5) << "input " << i;
+  // Many rows: the bias gradient is summed in per-thread row chunks.
+  auto xl = torch::randn({1000, 17}, torch::requires_grad());
+  auto gl = torch::randn({1000, 11});
+  auto gb = torch::autograd::grad({kernels::train_linear(xl, w, b)}, {b}, {gl})[0];
+  EXPECT_LT(max_diff(gb, gl.sum(0)), 1e-4);
   // Without a bias, and with a frozen input: only the weight gets a gradient.
   auto xf = torch::randn({4, 17});
   auto y2 = kernels::train_linear(xf, w, {});
@@ -122,6 +127,10 @@ TEST(TrainOps, AttentionCausal) { check_attention({2, 4, 4, 7, 7, 8, true, false
 TEST(TrainOps, AttentionCausalWithPadding) { check_attention({2, 2, 2, 9, 9, 4, true, true, false}); }
 TEST(TrainOps, AttentionPackedSegments) { check_attention({1, 2, 2, 12, 12, 8, true, false, true}); }
 TEST(TrainOps, AttentionGroupedKvAndLongerKeys) { check_attention({2, 4, 2, 3, 8, 8, true, true, false}); }
+// Longer than one query block (64 rows): causal blocks skip keys past their last row, and a row
+// without a visible key (row 1's first query, its only key padded) still averages all S values.
+TEST(TrainOps, AttentionAcrossQueryBlocksWithADeadRow) { check_attention({2, 2, 2, 80, 80, 8, true, true, false}); }
+TEST(TrainOps, AttentionAcrossQueryBlocksPacked) { check_attention({1, 2, 1, 150, 150, 16, true, false, true}); }
 TEST(TrainOps, AttentionNotCausal) { check_attention({1, 2, 1, 5, 5, 8, false, true, false}); }
 
 TEST(TrainOps, AttentionTakesStridedHeadsOfAFusedProjection) {
@@ -165,4 +174,41 @@ TEST(TrainOps, TransformerGradientsEqualTheOpByOpGraph) {
         EXPECT_LT(max_diff(gf[i], go[i]), 1e-5) << arch << " variant " << variant << " parameter " << i;
     }
   }
+}
+
+TEST(TrainOps, GeluMatchesAtenTanhGelu) {
+  torch::manual_seed(2);
+  // Odd length (a vector tail) and values out to where the gate saturates.
+  auto x = (torch::randn({3, 37}) * 4).requires_grad_();
+  auto gout = torch::randn({3, 37});
+  auto y = kernels::train_gelu(x);
+  auto g = torch::autograd::grad({y}, {x}, {gout})[0];
+  auto yr = at::gelu(x, "tanh");
+  auto gr = torch::autograd::grad({yr}, {x}, {gout})[0];
+  EXPECT_LT(max_diff(y, yr), 1e-5);
+  EXPECT_LT(max_diff(g, gr), 1e-5);
+  // A hand-checked point: gelu_tanh(1) = 0.5 (1 + tanh(sqrt(2/pi) 1.044715)) = 0.841192.
+  EXPECT_NEAR(kernels::train_gelu(torch::ones({1})).item<double>(), 0.841192, 1e-5);
+}
+
+TEST(TrainOps, TokenLogprobsMatchLogSoftmaxGather) {
+  torch::manual_seed(4);
+  const int64_t N = 6, V = 45;  // V not a multiple of 16: the vector tail is exercised
+  auto logits = (torch::randn({N, V}) * 3).requires_grad_();
+  auto targets = torch::randint(V, {N}, torch::kLong);
+  targets[2] = -100;  // an ignored position
+  auto gout = torch::randn({N});
+  auto lp = kernels::train_token_logprobs(logits, targets);
+  auto g = torch::autograd::grad({lp}, {logits}, {gout})[0];
+  auto keep = targets >= 0;
+  auto ref = torch::log_softmax(logits, -1).gather(1, targets.clamp_min(0).unsqueeze(1)).squeeze(1) * keep;
+  auto gr = torch::autograd::grad({ref}, {logits}, {gout})[0];
+  EXPECT_LT(max_diff(lp, ref), 1e-5);
+  EXPECT_LT(max_diff(g, gr), 1e-5);
+  EXPECT_EQ(lp[2].item<float>(), 0.0f);
+  EXPECT_EQ(g[2].abs().sum().item<float>(), 0.0f);
+  // Hand-checked: logits (0, ln 3) -> p = (1/4, 3/4); log p(1) = ln 0.75.
+  auto two = torch::tensor({{0.0f, static_cast<float>(std::log(3.0))}});
+  EXPECT_NEAR(kernels::train_token_logprobs(two, torch::tensor({1}, torch::kLong)).item<double>(), std::log(0.75), 1e-6);
+  EXPECT_THROW(kernels::train_token_logprobs(two, torch::tensor({2}, torch::kLong)), std::exception);
 }

@@ -1,7 +1,8 @@
 // Process-level settings that make libtorch's CPU kernels fastest on small machines, applied by
 // re-executing the program once: OMP_WAIT_POLICY=passive (OpenMP threads sleep between parallel
 // regions instead of spinning against the other core) and tcmalloc preloaded (Debian's
-// libtcmalloc-minimal4; reuses pages instead of faulting fresh ones per step). Both must be in
+// libtcmalloc-minimal4, with TCMALLOC_RELEASE_RATE=0: reuses pages instead of faulting fresh ones
+// per step). Both must be in
 // place before the OpenMP runtime and the allocator initialise, hence the re-exec.
 #pragma once
 

@@ -1,0 +1,85 @@
+// rlhf-bench ops: forward + backward time of each fused training operator (src/kernels) beside
+// the same computation written op by op in libtorch and differentiated by autograd, in the same
+// process, on the shapes of the training benchmark (tiny: B 8, H 4, T 256, d 256; GPT-2-small:
+// B 4, H 12, T 256, d 768). "ours" and "reference" are calls per second; ratio > 1 = ours faster.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+
+#include "bench.h"
+#include "kernels/train_ops.h"
+
+namespace rlhf::bench {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Median calls/s of fn over a few timed repeats (after one warm-up call).
+double calls_per_s(const std::function<void()>& fn, bool quick) {
+  fn();
+  std::vector<double> r;
+  const int repeats = quick ? 3 : 7, iters = quick ? 2 : 5;
+  for (int rep = 0; rep < repeats; ++rep) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < iters; ++i) fn();
+    r.push_back(iters / seconds_since(t0));
+  }
+  std::sort(r.begin(), r.end());
+  return r[r.size() / 2];
+}
+
+torch::Tensor ref_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale) {
+  const int64_t T = q.size(2), S = k.size(2);
+  auto scores = torch::matmul(q, k.transpose(-1, -2)) * scale;
+  auto blocked = torch::ones({T, S}, torch::kBool).triu(1);
+  return torch::matmul(torch::softmax(scores.masked_fill(blocked, -1e30), -1), v);
+}
+
+void report(BenchContext& ctx, const std::string& name, double ours, double ref, const char* what) {
+  BenchResult r;
+  r.name = name;
+  r.ours = ours;
+  r.reference = ref;
+  r.extra["unit"] = "calls/s";
+  r.extra["what"] = what;
+  r.extra["reference_kind"] = "libtorch op-by-op + autograd, same process";
+  ctx.report(r);
+}
+
+void run_ops(BenchContext& ctx) {
+  if (ctx.opts.threads > 0) torch::set_num_threads(ctx.opts.threads);
+  struct Shape {
+    const char* name;
+    int64_t B, H, T, C;
+  };
+  for (const Shape& s : {Shape{"tiny", 8, 4, 256, 256}, Shape{"gpt2-small", 4, 12, 256, 768}}) {
+    const int64_t D = s.C / s.H;
+    const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+    const std::string attn = std::string("ops/attention/") + s.name;
+    if (ctx.wanted(attn)) {
+      torch::manual_seed(0);
+      auto q = torch::randn({s.B, s.H, s.T, D}, torch::requires_grad());
+      auto k = torch::randn({s.B, s.H, s.T, D}, torch::requires_grad());
+      auto v = torch::randn({s.B, s.H, s.T, D}, torch::requires_grad());
+      auto go = torch::randn({s.B, s.H, s.T, D});
+      auto ours = [&] {
+        kernels::train_attention(q, k, v, true, {}, {}, scale).backward(go);
+      };
+      auto ref = [&] { ref_attention(q, k, v, scale).backward(go); };
+      auto fwd = [&] { kernels::train_attention(q, k, v, true, {}, {}, scale); };
+      std::cout << "  forward only: " << 1e3 / calls_per_s(fwd, ctx.opts.quick) << " ms\n";
+      report(ctx, attn, calls_per_s(ours, ctx.opts.quick), ctx.opts.reference ? calls_per_s(ref, ctx.opts.quick) : 0,
+             "causal attention forward + backward");
+      if (ctx.opts.profile) std::cout << op_profile(ours, 12);
+    }
+  }
+}
+
+RegisterBench reg("ops", "fused training operators (forward + backward) beside libtorch op-by-op in the same process",
+                  run_ops);
+
+}  // namespace
+}  // namespace rlhf::bench

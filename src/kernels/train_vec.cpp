@@ -1,0 +1,211 @@
+// Training element-wise kernels: an AVX-512 version (compiled for that target, chosen at run
+// time) and a plain C++ fallback of each (see train_vec.h).
+#include "kernels/train_vec.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/vec.h"
+
+// The shared AVX-512 helpers, compiled for that target (used only inside the AVX-512 regions below).
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx2")
+#include "kernels/simd512.h"
+#pragma GCC pop_options
+
+namespace rlhf::kernels {
+
+namespace {
+constexpr float kSqrt2OverPi = 0.7978845608028654f, kGeluC = 0.044715f;
+}
+
+#pragma GCC push_options
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_*, the reductions); not our code.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx2")
+
+namespace {
+using simd512::tail_mask;
+
+// sigmoid(2u), u = sqrt(2/pi) (x + c x^3): 0.5 (1 + tanh(u)), the GELU gate.
+inline __m512 gelu_gate(__m512 x) {
+  const __m512 k = _mm512_set1_ps(-2.0f * kSqrt2OverPi), c = _mm512_set1_ps(kGeluC), one = _mm512_set1_ps(1.0f);
+  __m512 inner = _mm512_mul_ps(k, _mm512_fmadd_ps(_mm512_mul_ps(c, x), _mm512_mul_ps(x, x), x));
+  return _mm512_div_ps(one, _mm512_add_ps(one, simd512::exp(inner)));
+}
+
+void gelu_forward_512(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(v, gelu_gate(v)));
+  }
+}
+
+void gelu_backward_512(const float* x, const float* gy, float* gx, int64_t n) {
+  // d/dx [x s] = s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 c x^2), s = sigmoid(2u)
+  const __m512 one = _mm512_set1_ps(1.0f), k2 = _mm512_set1_ps(2.0f * kSqrt2OverPi),
+               c3 = _mm512_set1_ps(3.0f * kGeluC);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    __m512 s = gelu_gate(v);
+    __m512 du = _mm512_mul_ps(k2, _mm512_fmadd_ps(c3, _mm512_mul_ps(v, v), one));
+    __m512 d = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_mul_ps(v, s), _mm512_sub_ps(one, s)), du, s);
+    _mm512_mask_storeu_ps(gx + i, m, _mm512_mul_ps(d, _mm512_maskz_loadu_ps(m, gy + i)));
+  }
+}
+
+float row_max_512(const float* x, int64_t n) {
+  __m512 a = _mm512_set1_ps(-INFINITY), b = a;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a = _mm512_max_ps(a, _mm512_loadu_ps(x + i));
+    b = _mm512_max_ps(b, _mm512_loadu_ps(x + i + 16));
+  }
+  for (; i < n; i += 16) a = _mm512_mask_max_ps(a, tail_mask(n - i), a, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
+  return _mm512_reduce_max_ps(_mm512_max_ps(a, b));
+}
+
+void scale_512(float* x, int64_t n, float a) {
+  const __m512 av = _mm512_set1_ps(a);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(av, _mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+
+void softmax_backward_512(const float* p, float* d, int64_t n, float pd) {
+  const __m512 s = _mm512_set1_ps(pd);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    __m512 v = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, d + i), s);
+    _mm512_mask_storeu_ps(d + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p + i), v));
+  }
+}
+
+void column_sums_512(const float* a, int64_t m, int64_t n, int64_t ld, float* out, bool accumulate) {
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 k = tail_mask(n - j);
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+      s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(k, a + i * ld + j));
+      s1 = _mm512_add_ps(s1, _mm512_maskz_loadu_ps(k, a + (i + 1) * ld + j));
+      s2 = _mm512_add_ps(s2, _mm512_maskz_loadu_ps(k, a + (i + 2) * ld + j));
+      s3 = _mm512_add_ps(s3, _mm512_maskz_loadu_ps(k, a + (i + 3) * ld + j));
+    }
+    for (; i < m; ++i) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(k, a + i * ld + j));
+    __m512 s = _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
+    if (accumulate) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(k, out + j));
+    _mm512_mask_storeu_ps(out + j, k, s);
+  }
+}
+
+void logprob_grad_512(const float* x, int64_t n, float lse, float scale, float* g) {
+  const __m512 l = _mm512_set1_ps(lse), s = _mm512_set1_ps(-scale);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    __m512 e = simd512::exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), l));
+    _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(s, e));
+  }
+}
+
+void adamw_512(float* p, float* g, float* mo, float* vo, int64_t n, const AdamWCoefs& c) {
+  const __m512 gs = _mm512_set1_ps(c.grad_scale), decay = _mm512_set1_ps(1.0f - c.lr * c.weight_decay),
+               b1 = _mm512_set1_ps(c.beta1), b1c = _mm512_set1_ps(1.0f - c.beta1), b2 = _mm512_set1_ps(c.beta2),
+               b2c = _mm512_set1_ps(1.0f - c.beta2), rbc2 = _mm512_set1_ps(std::sqrt(c.bias_correction2)),
+               eps = _mm512_set1_ps(c.eps), step = _mm512_set1_ps(-c.lr / c.bias_correction1);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    __m512 gv = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, g + i), gs);
+    __m512 pv = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + i), decay);
+    __m512 mv = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, mo + i), b1), _mm512_mul_ps(gv, b1c));
+    __m512 vv = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, vo + i), b2), _mm512_mul_ps(_mm512_mul_ps(gv, gv), b2c));
+    __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vv), rbc2), eps);
+    pv = _mm512_add_ps(pv, _mm512_mul_ps(step, _mm512_div_ps(mv, denom)));
+    _mm512_mask_storeu_ps(g + i, k, gv);
+    _mm512_mask_storeu_ps(p + i, k, pv);
+    _mm512_mask_storeu_ps(mo + i, k, mv);
+    _mm512_mask_storeu_ps(vo + i, k, vv);
+  }
+}
+}  // namespace
+
+#pragma GCC pop_options
+
+namespace {
+inline float gate(float x) { return 1.0f / (1.0f + std::exp(-2.0f * kSqrt2OverPi * (x + kGeluC * x * x * x))); }
+}  // namespace
+
+void gelu_tanh_forward(const float* x, float* y, int64_t n) {
+  if (has_avx512()) return gelu_forward_512(x, y, n);
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * gate(x[i]);
+}
+
+void gelu_tanh_backward(const float* x, const float* gy, float* gx, int64_t n) {
+  if (has_avx512()) return gelu_backward_512(x, gy, gx, n);
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i], s = gate(v);
+    gx[i] = gy[i] * (s + 2.0f * v * s * (1.0f - s) * kSqrt2OverPi * (1.0f + 3.0f * kGeluC * v * v));
+  }
+}
+
+float max_value(const float* x, int64_t n) {
+  if (n > 0 && has_avx512()) return row_max_512(x, n);
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  return mx;
+}
+
+void scale_inplace(float* x, int64_t n, float a) {
+  if (has_avx512()) return scale_512(x, n, a);
+  for (int64_t i = 0; i < n; ++i) x[i] *= a;
+}
+
+void softmax_backward_row(const float* p, float* d, int64_t n) {
+  const float pd = dot(p, d, n);
+  if (has_avx512()) return softmax_backward_512(p, d, n, pd);
+  for (int64_t i = 0; i < n; ++i) d[i] = p[i] * (d[i] - pd);
+}
+
+void column_sums(const float* a, int64_t m, int64_t n, int64_t ld, float* out, bool accumulate) {
+  if (has_avx512()) return column_sums_512(a, m, n, ld, out, accumulate);
+  if (!accumulate) std::fill(out, out + n, 0.0f);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) out[j] += a[i * ld + j];
+}
+
+float logsumexp_row(const float* x, int64_t n) {
+  const float mx = max_value(x, n);
+  if (!std::isfinite(mx)) return mx;  // all -inf (or a +inf / NaN present): nothing stable to do
+  return mx + static_cast<float>(std::log(exp_sum(x, n, mx, 1.0f)));
+}
+
+void logprob_grad_row(const float* x, int64_t n, float lse, int64_t target, float scale, float* g) {
+  const float xt = x[target];  // read before g (which may alias x) is written
+  if (has_avx512()) {
+    logprob_grad_512(x, n, lse, scale, g);
+  } else {
+    for (int64_t i = 0; i < n; ++i) g[i] = -scale * std::exp(x[i] - lse);
+  }
+  g[target] = scale * (1.0f - std::exp(xt - lse));
+}
+
+void adamw_update(float* p, float* g, float* m, float* v, int64_t n, const AdamWCoefs& c) {
+  if (has_avx512()) return adamw_512(p, g, m, v, n, c);
+  const float decay = 1.0f - c.lr * c.weight_decay, rbc2 = std::sqrt(c.bias_correction2),
+              step = -c.lr / c.bias_correction1;
+  for (int64_t i = 0; i < n; ++i) {
+    const float gv = g[i] * c.grad_scale;
+    g[i] = gv;
+    m[i] = m[i] * c.beta1 + gv * (1.0f - c.beta1);
+    v[i] = v[i] * c.beta2 + gv * gv * (1.0f - c.beta2);
+    p[i] = p[i] * decay + step * (m[i] / (std::sqrt(v[i]) / rbc2 + c.eps));
+  }
+}
+
+}  // namespace rlhf::kernels
