@@ -154,6 +154,8 @@ void run_ppo_bench(BenchContext& ctx) {
       }
     }
     ctx.report(r);
+    if (ctx.opts.profile)
+      std::cout << "  profile of one " << name << " iteration:\n" << op_profile([&] { trainer.iterate(prompts); }, 30);
     if (!ctx.opts.json) {
       std::printf("  %s: ours generate %.3f  score %.3f  ref+value %.3f  update %.3f  = %.3f s/iteration\n", name.c_str(),
                   mid["time_generate"].get<double>(), mid["time_score"].get<double>(), mid["time_forward"].get<double>(),

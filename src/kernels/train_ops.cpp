@@ -324,22 +324,26 @@ struct GeluFn : public torch::autograd::Function<GeluFn> {
 // ---- token log-probabilities ----------------------------------------------------------------
 
 struct TokenLogprobFn : public torch::autograd::Function<TokenLogprobFn> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& targets) {
+  // `entropy` (N) is written when defined (a measurement riding along; no gradient).
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& targets,
+                            const at::Tensor& entropy) {
     const int64_t N = logits.size(0), V = logits.size(1);
     auto lse = at::empty({N}, logits.options());
     auto lp = at::empty({N}, logits.options());
     const float* x = logits.data_ptr<float>();
     const int64_t* t = targets.data_ptr<int64_t>();
     float *l = lse.data_ptr<float>(), *o = lp.data_ptr<float>();
+    float* ent = entropy.numel() == N && N > 0 ? entropy.data_ptr<float>() : nullptr;
     at::parallel_for(0, N, 8, [&](int64_t b, int64_t e) {
       for (int64_t n = b; n < e; ++n) {
-        if (t[n] < 0) {
+        if (t[n] < 0 && !ent) {
           l[n] = 0.0f;
           o[n] = 0.0f;
           continue;
         }
         l[n] = logsumexp_row(x + n * V, V);
-        o[n] = x[n * V + t[n]] - l[n];
+        o[n] = t[n] < 0 ? 0.0f : x[n * V + t[n]] - l[n];
+        if (ent) ent[n] = entropy_row(x + n * V, V, l[n]);
       }
     });
     ctx->save_for_backward({logits, targets, lse});
@@ -363,7 +367,7 @@ struct TokenLogprobFn : public torch::autograd::Function<TokenLogprobFn> {
         logprob_grad_row(x + n * V, V, l[n], t[n], gp[n], out + n * V);
       }
     });
-    return {gx, at::Tensor()};
+    return {gx, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -379,7 +383,7 @@ bool token_logprobs_apply(const at::Tensor& logits) {
          logits.stride(1) == 1 && logits.stride(0) == logits.size(1);
 }
 
-at::Tensor train_token_logprobs(const at::Tensor& logits, const at::Tensor& targets) {
+at::Tensor train_token_logprobs(const at::Tensor& logits, const at::Tensor& targets, at::Tensor* entropy) {
   if (logits.dim() != 2 || targets.dim() != 1 || targets.size(0) != logits.size(0))
     throw Error("train_token_logprobs: logits must be (N, V) and targets (N)");
   if (logits.scalar_type() != at::kFloat || !logits.device().is_cpu())
@@ -388,7 +392,11 @@ at::Tensor train_token_logprobs(const at::Tensor& logits, const at::Tensor& targ
   const int64_t V = logits.size(1);
   if (t.numel() > 0 && t.max().item<int64_t>() >= V)
     throw Error("train_token_logprobs: a target id is >= the vocabulary size " + std::to_string(V));
-  return TokenLogprobFn::apply(logits.contiguous(), t);
+  at::Tensor ent = entropy ? at::empty({logits.size(0)}, logits.options().requires_grad(false))
+                           : at::empty({0}, logits.options().requires_grad(false));
+  auto lp = TokenLogprobFn::apply(logits.contiguous(), t, ent);
+  if (entropy) *entropy = ent;
+  return lp;
 }
 
 void disable_nested_openmp() {

@@ -46,7 +46,9 @@ at::Tensor train_gelu(const at::Tensor& x);
 // the forward keeps one log-sum-exp per row, the backward writes g[n] (onehot - softmax) in one
 // pass. Rows whose target is negative (an ignore index) give 0 and no gradient. Works with and
 // without gradient recording (float32 CPU logits; see token_logprobs_apply).
-at::Tensor train_token_logprobs(const at::Tensor& logits, const at::Tensor& targets);
+// When `entropy` is given it receives the entropy of every row's distribution (N), computed in the
+// same pass and without a gradient (a measurement).
+at::Tensor train_token_logprobs(const at::Tensor& logits, const at::Tensor& targets, at::Tensor* entropy = nullptr);
 // True when train_token_logprobs takes logits like these (float32, CPU, 2-D, contiguous rows) and
 // the fused operators are on (RLHF_TRAIN_OPS).
 bool token_logprobs_apply(const at::Tensor& logits);

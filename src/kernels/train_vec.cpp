@@ -105,6 +105,17 @@ void column_sums_512(const float* a, int64_t m, int64_t n, int64_t ld, float* ou
   }
 }
 
+float entropy_512(const float* x, int64_t n, float lse) {
+  const __m512 l = _mm512_set1_ps(lse);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    acc = _mm512_fmadd_ps(_mm512_maskz_mov_ps(m, simd512::exp(_mm512_sub_ps(v, l))), v, acc);
+  }
+  return lse - _mm512_reduce_add_ps(acc);
+}
+
 void logprob_grad_512(const float* x, int64_t n, float lse, float scale, float* g) {
   const __m512 l = _mm512_set1_ps(lse), s = _mm512_set1_ps(-scale);
   for (int64_t i = 0; i < n; i += 16) {
@@ -183,6 +194,13 @@ float logsumexp_row(const float* x, int64_t n) {
   const float mx = max_value(x, n);
   if (!std::isfinite(mx)) return mx;  // all -inf (or a +inf / NaN present): nothing stable to do
   return mx + static_cast<float>(std::log(exp_sum(x, n, mx, 1.0f)));
+}
+
+float entropy_row(const float* x, int64_t n, float lse) {
+  if (has_avx512()) return entropy_512(x, n, lse);
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += std::exp(x[i] - lse) * x[i];
+  return lse - static_cast<float>(s);
 }
 
 void logprob_grad_row(const float* x, int64_t n, float lse, int64_t target, float scale, float* g) {

@@ -23,6 +23,8 @@ void column_sums(const float* a, int64_t m, int64_t n, int64_t ld, float* out, b
 
 // log(sum_j exp(x[j])) of one row, computed stably (max subtracted first).
 float logsumexp_row(const float* x, int64_t n);
+// The entropy of softmax(x) for one row: lse - sum_j exp(x[j] - lse) x[j].
+float entropy_row(const float* x, int64_t n, float lse);
 // The gradient of scale * log_softmax(x)[target] with respect to the row x:
 // g[j] = scale * ([j == target] - exp(x[j] - lse)), lse = logsumexp_row(x). g may alias x.
 void logprob_grad_row(const float* x, int64_t n, float lse, int64_t target, float scale, float* g);

@@ -19,11 +19,11 @@ namespace {
 
 bool inplace_ok() { return !torch::GradMode::is_enabled(); }
 
-// The fused fp32 training operators (kernels/train_ops.h) run when gradients are being recorded
-// for an fp32 CPU forward without a KV cache; inference and bf16 autocast take the op-by-op path.
-bool use_train_ops(const torch::Tensor& x, bool has_cache) {
-  return !has_cache && torch::GradMode::is_enabled() && kernels::train_ops_apply(x);
-}
+// The fused fp32 operators (kernels/train_ops.h) run for every fp32 CPU forward over whole
+// sequences (training, and the no-grad scoring / reference / value forwards of PPO, where
+// libtorch's fp32 matmul would go to OpenBLAS); cached decoding and bf16 autocast take the
+// op-by-op path.
+bool use_train_ops(const torch::Tensor& x, bool has_cache) { return !has_cache && kernels::train_ops_apply(x); }
 
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, bool fused) {
   return fused ? kernels::train_linear(x, w, b) : at::linear(x, w, b);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "kernels/train_ops.h"
 #include "rlhf/io/error.h"
 
 namespace rlhf::rl {
@@ -108,8 +109,18 @@ torch::Tensor response_hidden(Transformer& model, const RolloutBatch& b) {
 
 TokenLogprobs logprobs_from_logits(const torch::Tensor& logits, const torch::Tensor& tokens, bool with_entropy,
                                    bool entropy_grad) {
-  auto lsm = torch::log_softmax(logits.to(torch::kFloat), -1);  // (N, T, V)
   TokenLogprobs out;
+  auto flat = logits.to(torch::kFloat).reshape({-1, logits.size(-1)});
+  if (!(with_entropy && entropy_grad) && kernels::token_logprobs_apply(flat)) {
+    // One pass per row (log-sum-exp, the token's log-prob, the entropy as a measurement) instead of
+    // a (N, T, V) log-softmax tensor and its backward.
+    torch::Tensor ent;
+    out.logp = kernels::train_token_logprobs(flat, tokens.reshape({-1}), with_entropy ? &ent : nullptr)
+                   .view(tokens.sizes());
+    if (with_entropy) out.entropy = ent.view(tokens.sizes());
+    return out;
+  }
+  auto lsm = torch::log_softmax(logits.to(torch::kFloat), -1);  // (N, T, V)
   out.logp = lsm.gather(2, tokens.unsqueeze(-1)).squeeze(-1);
   if (with_entropy) {
     if (entropy_grad) {

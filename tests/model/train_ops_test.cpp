@@ -206,6 +206,11 @@ TEST(TrainOps, TokenLogprobsMatchLogSoftmaxGather) {
   EXPECT_LT(max_diff(lp, ref), 1e-5);
   EXPECT_LT(max_diff(g, gr), 1e-5);
   EXPECT_EQ(lp[2].item<float>(), 0.0f);
+  // The entropy riding along: -sum p log p of every row, the ignored one included.
+  torch::Tensor ent;
+  kernels::train_token_logprobs(logits.detach(), targets, &ent);
+  auto lsm = torch::log_softmax(logits.detach(), -1);
+  EXPECT_LT(max_diff(ent, -(lsm.exp() * lsm).sum(-1)), 1e-5);
   EXPECT_EQ(g[2].abs().sum().item<float>(), 0.0f);
   // Hand-checked: logits (0, ln 3) -> p = (1/4, 3/4); log p(1) = ln 0.75.
   auto two = torch::tensor({{0.0f, static_cast<float>(std::log(3.0))}});

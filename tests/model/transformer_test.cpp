@@ -89,8 +89,11 @@ void check_left_padding(const ModelConfig& cfg) {
   fa.attention_mask = mask;
   fa.position_ids = pos;
   auto out = m->forward(batch, fa);
-  EXPECT_LT(max_diff(out[0], alone0[0]), 1e-5);
-  EXPECT_LT(max_diff(out[1].narrow(0, 2, 7), alone1[0]), 1e-5);
+  // Relative to the logits' scale: the batched and the single-row products block their sums
+  // differently (oneDNN picks kernels by shape), so equal to float rounding, not bit for bit.
+  const double tol = 1e-5 * std::max(1.0, alone0.abs().max().item<double>());
+  EXPECT_LT(max_diff(out[0], alone0[0]), tol);
+  EXPECT_LT(max_diff(out[1].narrow(0, 2, 7), alone1[0]), tol);
   EXPECT_FALSE(out.isnan().any().item<bool>());
   // Prefill 6 columns, then one token at a time.
   auto cache = KVCache::allocate(cfg, 2, 9, torch::kFloat, torch::kCPU);
