@@ -56,9 +56,9 @@ class IdTokenizer : public Tokenizer {
 };
 
 // Runs torch_reference.py ppo and returns its JSON (null on failure).
-nlohmann::json run_reference(const BenchContext& ctx, const std::string& shape) {
-  std::string cmd = "/usr/bin/python3 " + ctx.opts.reference_script + " ppo --shape " + shape + " --batch " +
-                    std::to_string(kBatch) + " --new-tokens " + std::to_string(kNew) + " --prompt " +
+nlohmann::json run_reference(const BenchContext& ctx, const std::string& shape, const std::string& dtype) {
+  std::string cmd = "/usr/bin/python3 " + ctx.opts.reference_script + " ppo --shape " + shape + " --dtype " + dtype +
+                    " --batch " + std::to_string(kBatch) + " --new-tokens " + std::to_string(kNew) + " --prompt " +
                     std::to_string(kPrompt) + (ctx.opts.quick ? " --repeats 1" : "") + " 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return nullptr;
@@ -71,104 +71,111 @@ nlohmann::json run_reference(const BenchContext& ctx, const std::string& shape) 
   try {
     return nlohmann::json::parse(line);
   } catch (const std::exception&) {
-    std::cerr << "note: the PyTorch reference failed for ppo/" << shape << "\n";
+    std::cerr << "note: the PyTorch reference failed for ppo/" << shape << " " << dtype << "\n";
     return nullptr;
   }
 }
 
 void run_ppo_bench(BenchContext& ctx) {
-  for (const Shape& s : kShapes) {
-    const std::string name = std::string("ppo/") + s.name + "/b16";
-    if (!ctx.wanted(name)) continue;
-    ModelConfig cfg;
-    cfg.arch = "gpt2";
-    cfg.n_layer = s.n_layer;
-    cfg.n_head = s.n_head;
-    cfg.d_model = s.d_model;
-    cfg.vocab_size = s.vocab;
-    cfg.max_seq = s.ctx;
-    cfg.eos_id = 0;
-    torch::manual_seed(0);
-    rl::PolicyModels m;
-    m.policy = Transformer(cfg);
-    m.reference = clone_transformer(m.policy);
-    m.value_trunk = Transformer(cfg);
-    m.value_head = ScalarHead(cfg.d_model);
-    auto tok = std::make_shared<IdTokenizer>(static_cast<int32_t>(s.vocab));
-    std::vector<reward::RewardNet> nets{reward::RewardNet(cfg)};
-    for (auto& p : nets[0]->parameters()) p.set_requires_grad(false);
-    auto rm = std::make_shared<reward::RewardModel>(nets, std::vector<reward::RewardModelInfo>{{}}, tok, s.ctx);
-    auto reward = std::make_shared<rl::RewardModelReward>(std::vector<std::shared_ptr<reward::RewardModel>>{rm},
-                                                          reward::CombineSpec{}, false, kBatch);
-    // The reference's iteration: one epoch, one mini-batch of all 16 rows, joint loss, AdamW.
-    rl::PpoConfig pc;
-    pc.iterations = 100;
-    pc.batch_prompts = kBatch;
-    pc.max_prompt_tokens = kPrompt;
-    pc.max_new_tokens = kNew;
-    pc.ppo_epochs = 1;
-    pc.mini_batch = kBatch;
-    pc.micro_batch = kBatch;
-    pc.sample_every = 0;
-    pc.ratio_check_tol = 1e9;  // random weights: no warnings in the timing
-    TrainConfig tc;
-    tc.lr = 1e-5;
-    tc.warmup_steps = 0;
-    rl::PpoTrainer trainer(pc, tc, m, reward, tok);
-    torch::manual_seed(1);
-    auto ids = torch::randint(1, s.vocab, {kBatch, kPrompt}, torch::kLong);
-    std::vector<std::string> prompts;
-    for (int64_t i = 0; i < kBatch; ++i) {
-      std::vector<int32_t> v(ids[i].data_ptr<int64_t>(), ids[i].data_ptr<int64_t>() + kPrompt);
-      prompts.push_back(tok->decode(v));
-    }
-    trainer.iterate(prompts);  // warm-up
-    std::vector<nlohmann::json> recs;
-    for (int rep = 0; rep < (ctx.opts.quick ? 1 : 3); ++rep) recs.push_back(trainer.iterate(prompts));
-    auto total = [](const nlohmann::json& r) {
-      return r["time_generate"].get<double>() + r["time_score"].get<double>() + r["time_forward"].get<double>() +
-             r["time_update"].get<double>();
-    };
-    std::sort(recs.begin(), recs.end(), [&](auto& a, auto& b) { return total(a) < total(b); });
-    const nlohmann::json& mid = recs[recs.size() / 2];
-    BenchResult r;
-    r.name = name;
-    const double iter_s = total(mid);
-    r.ours = mid["response_len"].get<double>() * kBatch / iter_s;
-    r.extra["seconds"] = {{"generate", mid["time_generate"]},
-                          {"score", mid["time_score"]},
-                          {"ref_value", mid["time_forward"]},
-                          {"update", mid["time_update"]}};
-    r.extra["iteration_s"] = iter_s;
-    if (ctx.opts.reference) {
-      nlohmann::json ref = run_reference(ctx, s.name);
-      if (!ref.is_null()) {
-        r.reference = ref.value("tokens_per_s", 0.0);
-        r.extra["reference_seconds"] = ref["seconds"];
-        r.extra["reference_iteration_s"] = ref["iteration_s"];
-        r.extra["reference_threads"] = ref["threads_used"];
-        const double ri = ref["iteration_s"].get<double>();
-        r.extra["iteration_speedup"] = ri / iter_s;
-        for (const char* ph : {"generate", "score", "ref_value", "update"})
-          r.extra[std::string("speedup_") + ph] = ref["seconds"][ph].get<double>() / r.extra["seconds"][ph].get<double>();
+  for (const Shape& s : kShapes)
+    for (const std::string dtype : {"fp32", "bf16"}) {
+      // fp32 keeps its original name; bf16 (training matmuls in bf16, both sides) adds a suffix.
+      const std::string name = std::string("ppo/") + s.name + "/b16" + (dtype == "bf16" ? "/bf16" : "");
+      if (!ctx.wanted(name)) continue;
+      ModelConfig cfg;
+      cfg.arch = "gpt2";
+      cfg.n_layer = s.n_layer;
+      cfg.n_head = s.n_head;
+      cfg.d_model = s.d_model;
+      cfg.vocab_size = s.vocab;
+      cfg.max_seq = s.ctx;
+      cfg.eos_id = 0;
+      torch::manual_seed(0);
+      rl::PolicyModels m;
+      m.policy = Transformer(cfg);
+      m.reference = clone_transformer(m.policy);
+      m.value_trunk = Transformer(cfg);
+      m.value_head = ScalarHead(cfg.d_model);
+      auto tok = std::make_shared<IdTokenizer>(static_cast<int32_t>(s.vocab));
+      std::vector<reward::RewardNet> nets{reward::RewardNet(cfg)};
+      for (auto& p : nets[0]->parameters()) p.set_requires_grad(false);
+      auto rm = std::make_shared<reward::RewardModel>(nets, std::vector<reward::RewardModelInfo>{{}}, tok, s.ctx);
+      auto reward = std::make_shared<rl::RewardModelReward>(std::vector<std::shared_ptr<reward::RewardModel>>{rm},
+                                                            reward::CombineSpec{}, false, kBatch);
+      // The reference's iteration: one epoch, one mini-batch of all 16 rows, joint loss, AdamW.
+      rl::PpoConfig pc;
+      pc.iterations = 100;
+      pc.batch_prompts = kBatch;
+      pc.max_prompt_tokens = kPrompt;
+      pc.max_new_tokens = kNew;
+      pc.ppo_epochs = 1;
+      pc.mini_batch = kBatch;
+      pc.micro_batch = kBatch;
+      pc.sample_every = 0;
+      pc.ratio_check_tol = 1e9;  // random weights: no warnings in the timing
+      TrainConfig tc;
+      tc.lr = 1e-5;
+      tc.warmup_steps = 0;
+      tc.dtype = dtype;
+      rl::PpoTrainer trainer(pc, tc, m, reward, tok);
+      torch::manual_seed(1);
+      auto ids = torch::randint(1, s.vocab, {kBatch, kPrompt}, torch::kLong);
+      std::vector<std::string> prompts;
+      for (int64_t i = 0; i < kBatch; ++i) {
+        std::vector<int32_t> v(ids[i].data_ptr<int64_t>(), ids[i].data_ptr<int64_t>() + kPrompt);
+        prompts.push_back(tok->decode(v));
+      }
+      trainer.iterate(prompts);  // warm-up
+      std::vector<nlohmann::json> recs;
+      for (int rep = 0; rep < (ctx.opts.quick ? 1 : 3); ++rep) recs.push_back(trainer.iterate(prompts));
+      auto total = [](const nlohmann::json& r) {
+        return r["time_generate"].get<double>() + r["time_score"].get<double>() + r["time_forward"].get<double>() +
+               r["time_update"].get<double>();
+      };
+      std::sort(recs.begin(), recs.end(), [&](auto& a, auto& b) { return total(a) < total(b); });
+      const nlohmann::json& mid = recs[recs.size() / 2];
+      BenchResult r;
+      r.name = name;
+      const double iter_s = total(mid);
+      r.ours = mid["response_len"].get<double>() * kBatch / iter_s;
+      r.extra["seconds"] = {{"generate", mid["time_generate"]},
+                            {"score", mid["time_score"]},
+                            {"ref_value", mid["time_forward"]},
+                            {"update", mid["time_update"]}};
+      r.extra["iteration_s"] = iter_s;
+      r.extra["dtype"] = dtype;
+      if (ctx.opts.reference) {
+        nlohmann::json ref = run_reference(ctx, s.name, dtype);
+        if (!ref.is_null()) {
+          r.reference = ref.value("tokens_per_s", 0.0);
+          r.extra["reference_seconds"] = ref["seconds"];
+          r.extra["reference_iteration_s"] = ref["iteration_s"];
+          r.extra["reference_threads"] = ref["threads_used"];
+          const double ri = ref["iteration_s"].get<double>();
+          r.extra["iteration_speedup"] = ri / iter_s;
+          for (const char* ph : {"generate", "score", "ref_value", "update"})
+            r.extra[std::string("speedup_") + ph] =
+                ref["seconds"][ph].get<double>() / r.extra["seconds"][ph].get<double>();
+        }
+      }
+      ctx.report(r);
+      if (ctx.opts.profile)
+        std::cout << "  profile of one " << name << " iteration:\n"
+                  << op_profile([&] { trainer.iterate(prompts); }, 30);
+      if (!ctx.opts.json) {
+        std::printf("  %s: ours generate %.3f  score %.3f  ref+value %.3f  update %.3f  = %.3f s/iteration\n",
+                    name.c_str(), mid["time_generate"].get<double>(), mid["time_score"].get<double>(),
+                    mid["time_forward"].get<double>(), mid["time_update"].get<double>(), iter_s);
+        if (r.extra.contains("reference_seconds")) {
+          const auto& rs = r.extra["reference_seconds"];
+          std::printf(
+              "  %s: torch generate %.3f  score %.3f  ref+value %.3f  update %.3f  = %.3f s/iteration  (x%.2f)\n",
+              name.c_str(), rs["generate"].get<double>(), rs["score"].get<double>(), rs["ref_value"].get<double>(),
+              rs["update"].get<double>(), r.extra["reference_iteration_s"].get<double>(),
+              r.extra["iteration_speedup"].get<double>());
+        }
       }
     }
-    ctx.report(r);
-    if (ctx.opts.profile)
-      std::cout << "  profile of one " << name << " iteration:\n" << op_profile([&] { trainer.iterate(prompts); }, 30);
-    if (!ctx.opts.json) {
-      std::printf("  %s: ours generate %.3f  score %.3f  ref+value %.3f  update %.3f  = %.3f s/iteration\n", name.c_str(),
-                  mid["time_generate"].get<double>(), mid["time_score"].get<double>(), mid["time_forward"].get<double>(),
-                  mid["time_update"].get<double>(), iter_s);
-      if (r.extra.contains("reference_seconds")) {
-        const auto& rs = r.extra["reference_seconds"];
-        std::printf("  %s: torch generate %.3f  score %.3f  ref+value %.3f  update %.3f  = %.3f s/iteration  (x%.2f)\n",
-                    name.c_str(), rs["generate"].get<double>(), rs["score"].get<double>(), rs["ref_value"].get<double>(),
-                    rs["update"].get<double>(), r.extra["reference_iteration_s"].get<double>(),
-                    r.extra["iteration_speedup"].get<double>());
-      }
-    }
-  }
 }
 
 RegisterBench reg("ppo", "one PPO iteration's time split (tiny, gpt2-small) beside PyTorch eager", run_ppo_bench);

@@ -1,4 +1,4 @@
-// The web UI built into the binary is the one in web/ (scripts/embed_web.py was run), and the
+// The web UI built into the binary is the one in web/ (cmake/embed_web.cmake at build time), and the
 // pages never put task text into the page as HTML.
 #include <gtest/gtest.h>
 
@@ -18,9 +18,9 @@ TEST(FeedbackWeb, EmbeddedAssetsMatchWebFolder) {
     std::string name = e->d_name;
     if (name[0] == '.') continue;
     const WebAsset* a = find_web_asset("/" + name);
-    ASSERT_NE(a, nullptr) << "web/" << name << " is not built in: run python3 scripts/embed_web.py";
+    ASSERT_NE(a, nullptr) << "web/" << name << " is not built in (rebuild: cmake/embed_web.cmake runs when web/ changes)";
     EXPECT_EQ(a->data, rlhf::io::read_file(dir + "/" + name))
-        << "web/" << name << " changed since it was built in: run python3 scripts/embed_web.py";
+        << "web/" << name << " changed since it was built in (rebuild)";
     ++n;
   }
   closedir(d);
