@@ -74,6 +74,17 @@ void run_ops(BenchContext& ctx) {
       report(ctx, attn, calls_per_s(ours, ctx.opts.quick), ctx.opts.reference ? calls_per_s(ref, ctx.opts.quick) : 0,
              "causal attention forward + backward");
       if (ctx.opts.profile) std::cout << op_profile(ours, 12);
+      // The same with left padding (PPO's batches of prompts) and with packed documents (SFT):
+      // masks generated per key inside the kernel.
+      auto km = torch::ones({s.B, s.T}, torch::kLong);
+      for (int64_t b = 0; b < s.B; ++b) km[b].narrow(0, 0, 3 * b).fill_(0);
+      auto seg = (torch::arange(s.T) / 37).repeat({s.B, 1});
+      auto pad = [&] { kernels::train_attention(q, k, v, true, km, {}, scale).backward(go); };
+      auto packed = [&] { kernels::train_attention(q, k, v, true, {}, seg, scale).backward(go); };
+      report(ctx, attn + "/padded", calls_per_s(pad, ctx.opts.quick), calls_per_s(ours, ctx.opts.quick),
+             "left-padded causal attention forward + backward; reference = ours without padding");
+      report(ctx, attn + "/packed", calls_per_s(packed, ctx.opts.quick), calls_per_s(ours, ctx.opts.quick),
+             "packed causal attention forward + backward; reference = ours without packing");
     }
   }
 }
