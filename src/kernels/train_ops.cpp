@@ -134,11 +134,6 @@ struct RowMask {
   // Keys [0, limit(i)) can be visible; beyond are blocked by causality.
   int64_t limit(int64_t i) const { return causal ? std::min(S, i + (S - T) + 1) : S; }
   bool has_holes() const { return key_mask || seg; }
-  bool visible(int64_t i, int64_t j) const {
-    if (key_mask && key_mask[j] == 0) return false;
-    if (seg && seg[j] != seg[i + (S - T)]) return false;
-    return true;
-  }
 };
 
 // Row i of the scores (S floats, already scaled) -> probabilities in place; blocked keys get 0.
@@ -146,27 +141,27 @@ struct RowMask {
 // op-by-op graph where every score is the same constant, no gradient into q and k).
 bool softmax_row(float* row, int64_t i, const RowMask& m) {
   const int64_t lim = m.limit(i), S = m.S;
-  float mx = -INFINITY;
+  bool live;
   if (!m.has_holes()) {
-    mx = max_value(row, lim);
+    const float mx = max_value(row, lim);
+    live = lim > 0 && mx != -INFINITY;
+    if (live) scale_inplace(row, lim, static_cast<float>(1.0 / exp_shifted(row, lim, mx, 1.0f, row)));
   } else {
-    for (int64_t j = 0; j < lim; ++j)
-      if (m.visible(i, j)) mx = std::max(mx, row[j]);
+    // Blocked keys -> -inf (branch-free loops over the int64 masks), then a softmax that maps -inf to 0.
+    constexpr float kBlocked = -INFINITY;
+    if (m.key_mask)
+      for (int64_t j = 0; j < lim; ++j) row[j] = m.key_mask[j] == 0 ? kBlocked : row[j];
+    if (m.seg) {
+      const int64_t own = m.seg[i + (S - m.T)];
+      for (int64_t j = 0; j < lim; ++j) row[j] = m.seg[j] != own ? kBlocked : row[j];
+    }
+    live = softmax_masked_inplace(row, lim);
   }
-  if (lim == 0 || mx == -INFINITY) {  // no visible key: a uniform average (finite), as the op-by-op path gives
+  if (!live) {  // no visible key: a uniform average (finite), as the op-by-op path gives
     const float u = 1.0f / static_cast<float>(S);
     for (int64_t j = 0; j < S; ++j) row[j] = u;
     return false;
   }
-  double sum = exp_shifted(row, lim, mx, 1.0f, row);
-  if (m.has_holes()) {
-    sum = 0;
-    for (int64_t j = 0; j < lim; ++j) {
-      if (!m.visible(i, j)) row[j] = 0.0f;
-      sum += row[j];
-    }
-  }
-  scale_inplace(row, lim, static_cast<float>(1.0 / sum));
   if (lim < S) std::memset(row + lim, 0, static_cast<size_t>(S - lim) * sizeof(float));
   return true;
 }

@@ -78,6 +78,21 @@ void scale_512(float* x, int64_t n, float a) {
   }
 }
 
+// exp(x - mx) with -inf entries giving exactly 0; returns the sum.
+float exp_masked_512(float* x, int64_t n, float mx) {
+  const __m512 m = _mm512_set1_ps(mx), ninf = _mm512_set1_ps(-INFINITY);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    __m512 v = _mm512_maskz_loadu_ps(k, x + i);
+    const __mmask16 live = _mm512_mask_cmp_ps_mask(k, v, ninf, _CMP_NEQ_OQ);
+    __m512 e = _mm512_maskz_mov_ps(live, simd512::exp(_mm512_sub_ps(v, m)));
+    acc = _mm512_add_ps(acc, e);
+    _mm512_mask_storeu_ps(x + i, k, e);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
 void softmax_backward_512(const float* p, float* d, int64_t n, float pd) {
   const __m512 s = _mm512_set1_ps(pd);
   for (int64_t i = 0; i < n; i += 16) {
@@ -170,6 +185,22 @@ float max_value(const float* x, int64_t n) {
   float mx = -INFINITY;
   for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
   return mx;
+}
+
+bool softmax_masked_inplace(float* x, int64_t n) {
+  const float mx = max_value(x, n);
+  if (mx == -INFINITY || n == 0) return false;
+  float sum = 0;
+  if (has_avx512()) {
+    sum = exp_masked_512(x, n, mx);
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      x[i] = x[i] == -INFINITY ? 0.0f : std::exp(x[i] - mx);
+      sum += x[i];
+    }
+  }
+  scale_inplace(x, n, 1.0f / sum);
+  return true;
 }
 
 void scale_inplace(float* x, int64_t n, float a) {

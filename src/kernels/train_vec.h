@@ -13,6 +13,9 @@ void gelu_tanh_backward(const float* x, const float* gy, float* gx, int64_t n);
 
 // Largest of x[0..n) (-inf for n == 0).
 float max_value(const float* x, int64_t n);
+// Softmax of one row in place where -inf entries are blocked keys: they come out exactly 0.
+// Returns false (row untouched) when every entry is -inf.
+bool softmax_masked_inplace(float* x, int64_t n);
 // x[i] *= a
 void scale_inplace(float* x, int64_t n, float a);
 // The softmax backward of one row in place: d[j] = p[j] (d[j] - sum_k p[k] d[k]).
