@@ -1,18 +1,26 @@
 // oneDNN bf16 matmuls for the training linear layer (see train_ops_bf16.h).
 #include "kernels/train_ops_bf16.h"
 
+#include <ATen/Parallel.h>
 #include <c10/util/intrusive_ptr.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <torch/torch.h>
 
 #include <array>
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "rlhf/io/error.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define RLHF_BF16_X86 1
+#endif
 
 namespace rlhf::kernels {
 
@@ -159,6 +167,70 @@ std::unordered_map<const c10::TensorImpl*, WeightCopy>& weight_cache() {
 
 at::Tensor to_bf16(const at::Tensor& t) { return t.to(at::kBFloat16, false, false, at::MemoryFormat::Contiguous); }
 
+// ---- fp32 -> bf16 rows, with column sums --------------------------------------------------
+
+// Round to nearest even, as vcvtneps2bf16 and at::to do (finite values).
+inline uint16_t bf16_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7FFF + ((u >> 16) & 1);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+// y[0..n) = bf16(x[0..n)); sum[0..n) += x[0..n) when sum is not null.
+void cvt_row_generic(const float* x, uint16_t* y, int64_t n, float* sum) {
+  for (int64_t i = 0; i < n; ++i) y[i] = bf16_bits(x[i]);
+  if (sum)
+    for (int64_t i = 0; i < n; ++i) sum[i] += x[i];
+}
+
+#ifdef RLHF_BF16_X86
+__attribute__((target("avx512f,avx512bf16,avx512vl"))) void cvt_row_avx512(const float* x, uint16_t* y, int64_t n,
+                                                                         float* sum) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_loadu_ps(x + i);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), (__m256i)_mm512_cvtneps_pbh(v));
+    if (sum) _mm512_storeu_ps(sum + i, _mm512_add_ps(_mm512_loadu_ps(sum + i), v));
+  }
+  cvt_row_generic(x + i, y + i, n - i, sum ? sum + i : nullptr);
+}
+bool cpu_has_avx512_bf16() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+  return yes;
+}
+#endif
+
+void cvt_row(const float* x, uint16_t* y, int64_t n, float* sum) {
+#ifdef RLHF_BF16_X86
+  if (cpu_has_avx512_bf16()) return cvt_row_avx512(x, y, n, sum);
+#endif
+  cvt_row_generic(x, y, n, sum);
+}
+
+// bf16 copy of a (M, N) fp32 matrix in one parallel pass (libtorch's conversion is not
+// vectorised for AVX-512 here); with `colsum`, also its column sums in fp32 (the bias gradient
+// of gy comes out of the same pass instead of a second read of gy).
+at::Tensor rows_to_bf16(const at::Tensor& t, at::Tensor* colsum = nullptr) {
+  auto a = t.contiguous();
+  const int64_t M = a.size(0), N = a.size(1);
+  auto out = at::empty({M, N}, a.options().dtype(at::kBFloat16));
+  const float* src = a.data_ptr<float>();
+  auto* dst = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
+  const int64_t threads = at::get_num_threads();
+  at::Tensor partial;
+  if (colsum) partial = at::zeros({threads, N}, a.options());
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(N, 1));
+  at::parallel_for(0, M, grain, [&](int64_t begin, int64_t end) {
+    const int64_t tid = at::get_thread_num();
+    TORCH_CHECK(tid < threads, "rows_to_bf16: thread ", tid, " of ", threads);
+    float* sum = colsum ? partial.data_ptr<float>() + tid * N : nullptr;
+    for (int64_t i = begin; i < end; ++i) cvt_row(src + i * N, dst + i * N, N, sum);
+  });
+  if (colsum) *colsum = partial.sum(0);
+  return out;
+}
+
 at::Tensor bf16_weight(const at::Tensor& w) {
   if (tl_guard_depth == 0) return to_bf16(w.detach());  // no region: nothing to share the copy with
   const c10::TensorImpl* key = w.unsafeGetTensorImpl();
@@ -183,7 +255,7 @@ at::Tensor bf16_weight(const at::Tensor& w) {
 struct LinearBf16Fn : public torch::autograd::Function<LinearBf16Fn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
     const int64_t K = x.size(-1), N = w.size(0);
-    auto xb = to_bf16(x.reshape({-1, K}));  // (M, K), kept for the weight gradient
+    auto xb = rows_to_bf16(x.reshape({-1, K}));  // (M, K), kept for the weight gradient
     auto wb = bf16_weight(w);               // (N, K)
     const int64_t M = xb.size(0);
     const bool has_bias = b.numel() > 0;  // an empty tensor stands for "no bias"
@@ -205,8 +277,10 @@ struct LinearBf16Fn : public torch::autograd::Function<LinearBf16Fn> {
     const auto& wb = saved[1];
     const int64_t M = xb.size(0), K = xb.size(1), N = wb.size(0);
     auto gy = grads[0].reshape({M, N});
-    auto gyb = to_bf16(gy);
     at::Tensor gx, gw, gb;
+    // The bias gradient is a plain fp32 sum of gy; it comes out of the bf16 conversion's pass.
+    const bool want_gb = ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2);
+    auto gyb = rows_to_bf16(gy, want_gb ? &gb : nullptr);
     if (ctx->needs_input_grad(0)) {  // gx (M, K) = gy (M, N) W (N, K)
       gx = at::empty({M, K}, gy.options());
       bf16_matmul(M, K, N, {bf16_ptr(gyb), N, 1}, {bf16_ptr(wb), K, 1}, nullptr, gx.data_ptr<float>());
@@ -218,8 +292,6 @@ struct LinearBf16Fn : public torch::autograd::Function<LinearBf16Fn> {
       gw = at::empty({N, K}, gy.options());
       bf16_matmul(N, K, M, {bf16_ptr(gyb), 1, N}, {bf16_ptr(xb), K, 1}, nullptr, gw.data_ptr<float>());
     }
-    // The bias gradient is a sum of fp32 gradients; it needs no product.
-    if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) gb = gy.sum(0);
     return {gx, gw, gb};
   }
 };
