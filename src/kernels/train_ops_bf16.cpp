@@ -14,7 +14,10 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
+#include "kernels/vec.h"
 #include "rlhf/io/error.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -142,32 +145,9 @@ void bf16_matmul(int64_t M, int64_t N, int64_t K, Operand A, Operand B, const fl
 
 const at::BFloat16* bf16_ptr(const at::Tensor& t) { return t.data_ptr<at::BFloat16>(); }
 
-// ---- bf16 weight copies -------------------------------------------------------------------
-
-// One bf16 copy per weight, made inside a TrainMatmulDtypeGuard region and dropped when the
-// outermost one ends (the Trainer's region covers one micro-batch's forward; the optimizer step
-// runs outside it). Within a region a copy is valid while the weight is alive, at the same
-// version (in-place updates through the tensor bump it) and the same storage; updates through
-// `.data()` (libtorch's SGD) or raw pointers do not bump the version, which is why copies never
-// outlive the region. The weak reference keeps the TensorImpl's memory from being reused by
-// another tensor while its entry exists, so the key cannot be mistaken.
-struct WeightCopy {
-  c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl> weak;
-  uint32_t version;
-  const void* data;
-  at::Tensor bf16;
-};
-
-std::mutex cache_mu;
-std::atomic<int64_t> copies_made{0};
-std::unordered_map<const c10::TensorImpl*, WeightCopy>& weight_cache() {
-  static std::unordered_map<const c10::TensorImpl*, WeightCopy> c;
-  return c;
-}
+// ---- fp32 -> bf16 rows, with column sums --------------------------------------------------
 
 at::Tensor to_bf16(const at::Tensor& t) { return t.to(at::kBFloat16, false, false, at::MemoryFormat::Contiguous); }
-
-// ---- fp32 -> bf16 rows, with column sums --------------------------------------------------
 
 // Round to nearest even, as vcvtneps2bf16 and at::to do (finite values).
 inline uint16_t bf16_bits(float f) {
@@ -231,6 +211,82 @@ at::Tensor rows_to_bf16(const at::Tensor& t, at::Tensor* colsum = nullptr) {
   return out;
 }
 
+// ---- GELU (tanh form) around a bf16 linear ------------------------------------------------
+
+constexpr float kGeluK0 = 0.7978845608028654f, kGeluK1 = 0.044715f;  // sqrt(2/pi), cubic coefficient
+
+// a (M, N) = gelu_tanh(u), rows in parallel (vec.h's AVX-512 kernel).
+at::Tensor gelu_rows(const at::Tensor& u) {
+  const int64_t M = u.size(0), N = u.size(1);
+  auto a = at::empty_like(u);
+  const float* src = u.data_ptr<float>();
+  float* dst = a.data_ptr<float>();
+  at::parallel_for(0, M, std::max<int64_t>(1, 32768 / std::max<int64_t>(N, 1)), [&](int64_t begin, int64_t end) {
+    std::memcpy(dst + begin * N, src + begin * N, static_cast<size_t>((end - begin) * N) * sizeof(float));
+    gelu_tanh_inplace(dst + begin * N, (end - begin) * N);
+  });
+  return a;
+}
+
+// gu = ga * gelu_tanh'(u) for one row of n, with gelu_tanh(u) = u sigmoid(2 s), s = k0 (u + k1 u^3):
+// gelu' = sig + 2 u sig (1 - sig) k0 (1 + 3 k1 u^2). e holds n floats of scratch.
+void gelu_grad_row(const float* u, const float* ga, float* gu, float* e, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) gu[j] = kGeluK0 * (u[j] + kGeluK1 * u[j] * u[j] * u[j]);  // s
+  exp_shifted(gu, n, 0.0f, -2.0f, e);                                                    // exp(-2 s)
+  for (int64_t j = 0; j < n; ++j) {
+    const float x = u[j], sig = 1.0f / (1.0f + e[j]);
+    gu[j] = ga[j] * (sig + 2.0f * x * sig * (1.0f - sig) * kGeluK0 * (1.0f + 3.0f * kGeluK1 * x * x));
+  }
+}
+
+// gu = ga * gelu'(u) (both (M, N)) rounded to bf16 in one pass, with the fp32 column sums of gu
+// (the bias gradient) when `colsum` is given; gu itself is never stored in fp32.
+at::Tensor gelu_grad_to_bf16(const at::Tensor& u, const at::Tensor& ga_in, at::Tensor* colsum) {
+  auto ga = ga_in.contiguous();
+  const int64_t M = u.size(0), N = u.size(1);
+  auto out = at::empty({M, N}, u.options().dtype(at::kBFloat16));
+  const float *pu = u.data_ptr<float>(), *pg = ga.data_ptr<float>();
+  auto* dst = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
+  const int64_t threads = at::get_num_threads();
+  at::Tensor partial;
+  if (colsum) partial = at::zeros({threads, N}, u.options());
+  at::parallel_for(0, M, std::max<int64_t>(1, 32768 / std::max<int64_t>(N, 1)), [&](int64_t begin, int64_t end) {
+    const int64_t tid = at::get_thread_num();
+    TORCH_CHECK(tid < threads, "gelu_grad_to_bf16: thread ", tid, " of ", threads);
+    float* sum = colsum ? partial.data_ptr<float>() + tid * N : nullptr;
+    std::vector<float> gu(static_cast<size_t>(N)), e(static_cast<size_t>(N));
+    for (int64_t i = begin; i < end; ++i) {
+      gelu_grad_row(pu + i * N, pg + i * N, gu.data(), e.data(), N);
+      cvt_row(gu.data(), dst + i * N, N, sum);
+    }
+  });
+  if (colsum) *colsum = partial.sum(0);
+  return out;
+}
+
+// ---- bf16 weight copies -------------------------------------------------------------------
+
+// One bf16 copy per weight, made inside a TrainMatmulDtypeGuard region and dropped when the
+// outermost one ends (the Trainer's region covers one micro-batch's forward; the optimizer step
+// runs outside it). Within a region a copy is valid while the weight is alive, at the same
+// version (in-place updates through the tensor bump it) and the same storage; updates through
+// `.data()` (libtorch's SGD) or raw pointers do not bump the version, which is why copies never
+// outlive the region. The weak reference keeps the TensorImpl's memory from being reused by
+// another tensor while its entry exists, so the key cannot be mistaken.
+struct WeightCopy {
+  c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl> weak;
+  uint32_t version;
+  const void* data;
+  at::Tensor bf16;
+};
+
+std::mutex cache_mu;
+std::atomic<int64_t> copies_made{0};
+std::unordered_map<const c10::TensorImpl*, WeightCopy>& weight_cache() {
+  static std::unordered_map<const c10::TensorImpl*, WeightCopy> c;
+  return c;
+}
+
 at::Tensor bf16_weight(const at::Tensor& w) {
   if (tl_guard_depth == 0) return to_bf16(w.detach());  // no region: nothing to share the copy with
   const c10::TensorImpl* key = w.unsafeGetTensorImpl();
@@ -251,6 +307,28 @@ at::Tensor bf16_weight(const at::Tensor& w) {
 }
 
 // ---- the linear layer ---------------------------------------------------------------------
+
+// gx (..., K) = gy W and gw (N, K) = gy^T x from the bf16 gy (M, N), x (M, K) and W (N, K), each
+// when needed; gw is fp32 for the fp32 .grad. `out_sizes` are the sizes of gy before flattening.
+std::pair<at::Tensor, at::Tensor> input_and_weight_grads(AutogradContext* ctx, const at::Tensor& gyb,
+                                                         const at::Tensor& xb, const at::Tensor& wb,
+                                                         at::IntArrayRef out_sizes) {
+  const int64_t M = xb.size(0), K = xb.size(1), N = wb.size(0);
+  const auto f32 = xb.options().dtype(at::kFloat);
+  at::Tensor gx, gw;
+  if (ctx->needs_input_grad(0)) {
+    gx = at::empty({M, K}, f32);
+    bf16_matmul(M, K, N, {bf16_ptr(gyb), N, 1}, {bf16_ptr(wb), K, 1}, nullptr, gx.data_ptr<float>());
+    auto sizes = out_sizes.vec();
+    sizes.back() = K;
+    gx = gx.view(sizes);
+  }
+  if (ctx->needs_input_grad(1)) {  // gy^T (N, M) is gy read with strides (1, N)
+    gw = at::empty({N, K}, f32);
+    bf16_matmul(N, K, M, {bf16_ptr(gyb), 1, N}, {bf16_ptr(xb), K, 1}, nullptr, gw.data_ptr<float>());
+  }
+  return {gx, gw};
+}
 
 struct LinearBf16Fn : public torch::autograd::Function<LinearBf16Fn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
@@ -275,23 +353,46 @@ struct LinearBf16Fn : public torch::autograd::Function<LinearBf16Fn> {
     auto saved = ctx->get_saved_variables();
     const auto& xb = saved[0];
     const auto& wb = saved[1];
-    const int64_t M = xb.size(0), K = xb.size(1), N = wb.size(0);
-    auto gy = grads[0].reshape({M, N});
-    at::Tensor gx, gw, gb;
+    const int64_t M = xb.size(0), N = wb.size(0);
+    at::Tensor gb;
     // The bias gradient is a plain fp32 sum of gy; it comes out of the bf16 conversion's pass.
     const bool want_gb = ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2);
-    auto gyb = rows_to_bf16(gy, want_gb ? &gb : nullptr);
-    if (ctx->needs_input_grad(0)) {  // gx (M, K) = gy (M, N) W (N, K)
-      gx = at::empty({M, K}, gy.options());
-      bf16_matmul(M, K, N, {bf16_ptr(gyb), N, 1}, {bf16_ptr(wb), K, 1}, nullptr, gx.data_ptr<float>());
-      auto sizes = grads[0].sizes().vec();
-      sizes.back() = K;
-      gx = gx.view(sizes);
-    }
-    if (ctx->needs_input_grad(1)) {  // gw (N, K) = gy^T (N, M) x (M, K), fp32 for the fp32 .grad
-      gw = at::empty({N, K}, gy.options());
-      bf16_matmul(N, K, M, {bf16_ptr(gyb), 1, N}, {bf16_ptr(xb), K, 1}, nullptr, gw.data_ptr<float>());
-    }
+    auto gyb = rows_to_bf16(grads[0].reshape({M, N}), want_gb ? &gb : nullptr);
+    auto [gx, gw] = input_and_weight_grads(ctx, gyb, xb, wb, grads[0].sizes());
+    return {gx, gw, gb};
+  }
+};
+
+// GPT-2's MLP up-projection: a = gelu_tanh(x W^T + b). Saves the fp32 pre-activation u (as the
+// op-by-op graph does for gelu's backward) and the bf16 x; the backward computes
+// gelu'(u) * ga, rounds it to bf16 and sums it for the bias in one pass.
+struct LinearGeluBf16Fn : public torch::autograd::Function<LinearGeluBf16Fn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+    const int64_t K = x.size(-1), N = w.size(0);
+    auto xb = rows_to_bf16(x.reshape({-1, K}));
+    auto wb = bf16_weight(w);
+    const int64_t M = xb.size(0);
+    const bool has_bias = b.numel() > 0;
+    auto bc = has_bias ? b.contiguous() : b;
+    auto u = at::empty({M, N}, x.options());
+    bf16_matmul(M, N, K, {bf16_ptr(xb), K, 1}, {bf16_ptr(wb), 1, K}, has_bias ? bc.data_ptr<float>() : nullptr,
+                u.data_ptr<float>());
+    auto a = gelu_rows(u);
+    ctx->save_for_backward({xb, wb, u});
+    ctx->saved_data["has_bias"] = has_bias;
+    auto sizes = x.sizes().vec();
+    sizes.back() = N;
+    return a.view(sizes);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &xb = saved[0], &wb = saved[1], &u = saved[2];
+    const int64_t M = xb.size(0), N = wb.size(0);
+    at::Tensor gb;
+    const bool want_gb = ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2);
+    auto gub = gelu_grad_to_bf16(u, grads[0].reshape({M, N}), want_gb ? &gb : nullptr);
+    auto [gx, gw] = input_and_weight_grads(ctx, gub, xb, wb, grads[0].sizes());
     return {gx, gw, gb};
   }
 };
@@ -311,17 +412,27 @@ TrainMatmulDtypeGuard::~TrainMatmulDtypeGuard() {
   if (--tl_guard_depth == 0) clear_bf16_weight_cache();
 }
 
-at::Tensor train_linear_bf16(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+namespace {
+void check_linear_args(const std::string& fn, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   if (x.scalar_type() != at::kFloat || w.scalar_type() != at::kFloat || (b.defined() && b.scalar_type() != at::kFloat))
-    throw Error("train_linear_bf16: x, w and b must be float32 (the bf16 copies are made inside)");
-  if (!x.device().is_cpu() || !w.device().is_cpu()) throw Error("train_linear_bf16: CPU tensors only");
+    throw Error(fn + ": x, w and b must be float32 (the bf16 copies are made inside)");
+  if (!x.device().is_cpu() || !w.device().is_cpu()) throw Error(fn + ": CPU tensors only");
   if (w.dim() != 2 || x.dim() < 1 || x.size(-1) != w.size(1))
-    throw Error("train_linear_bf16: input width " + std::to_string(x.size(-1)) + " != weight width " +
+    throw Error(fn + ": input width " + std::to_string(x.size(-1)) + " != weight width " +
                 std::to_string(w.dim() == 2 ? w.size(1) : -1));
   if (b.defined() && b.numel() != w.size(0))
-    throw Error("train_linear_bf16: bias of " + std::to_string(b.numel()) + " values for " + std::to_string(w.size(0)) +
-                " outputs");
+    throw Error(fn + ": bias of " + std::to_string(b.numel()) + " values for " + std::to_string(w.size(0)) + " outputs");
+}
+}  // namespace
+
+at::Tensor train_linear_bf16(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  check_linear_args("train_linear_bf16", x, w, b);
   return LinearBf16Fn::apply(x, w, b.defined() ? b : at::empty({0}, w.options()));
+}
+
+at::Tensor train_linear_gelu_bf16(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  check_linear_args("train_linear_gelu_bf16", x, w, b);
+  return LinearGeluBf16Fn::apply(x, w, b.defined() ? b : at::empty({0}, w.options()));
 }
 
 void clear_bf16_weight_cache() {

@@ -34,6 +34,10 @@ class TrainMatmulDtypeGuard {
 // are fp32 and so are y and the gradients of x, w and b.
 at::Tensor train_linear_bf16(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
 
+// a (..., N) = gelu_tanh(x w^T + b) (GPT-2's MLP up-projection) with the products as above; the
+// GELU and its derivative run in fp32 next to the bf16 rounding of the gradient.
+at::Tensor train_linear_gelu_bf16(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
+
 // Drops the bf16 weight copies (done when the outermost TrainMatmulDtypeGuard ends). Within a
 // guard a copy is refreshed when the weight's version counter moved (an in-place op on the
 // weight); updates through `.data()` or raw pointers inside a guard need this call.

@@ -144,6 +144,39 @@ TEST(TrainOpsBf16, LinearWithoutBias2d) { check_linear({{37, 70}, 33, false}); }
 TEST(TrainOpsBf16, LinearWithBias3d) { check_linear({{3, 13, 70}, 33, true}); }
 TEST(TrainOpsBf16, LinearWithoutBias3dWide) { check_linear({{2, 19, 129}, 257, false}); }
 
+TEST(TrainOpsBf16, LinearGeluMatchesAutogradOnRoundedInputs) {
+  for (bool bias : {true, false}) {
+    torch::manual_seed(12);
+    auto x = torch::randn({3, 13, 70}, torch::requires_grad());
+    auto w = (torch::randn({33, 70}) * 0.3).requires_grad_();
+    auto b = bias ? torch::randn({33}, torch::requires_grad()) : torch::Tensor();
+    auto ga = torch::randn({3, 13, 33});
+    auto a = kernels::train_linear_gelu_bf16(x, w, b);
+    std::vector<torch::Tensor> inputs = {x, w};
+    if (bias) inputs.push_back(b);
+    auto g = torch::autograd::grad({a}, inputs, {ga});
+
+    // Reference: u on the rounded operands, GELU and its gradient by autograd in fp32; the
+    // products of the backward take that gradient rounded to bf16.
+    auto xr = round_bf16(x), wr = round_bf16(w);
+    auto u = torch::matmul(xr, wr.t());
+    if (bias) u = u + b.detach();
+    u.requires_grad_();
+    auto ar = torch::gelu(u, "tanh");
+    auto gu = torch::autograd::grad({ar}, {u}, {ga})[0].reshape({-1, 33});
+    auto gur = round_bf16(gu);
+    auto gx = gur.mm(wr).view({3, 13, 70}), gw = gur.t().mm(xr.reshape({-1, 70}));
+    EXPECT_LT(max_diff(a, ar), 1e-5 * max_abs(ar) + 1e-6) << "bias " << bias;
+    // Accumulation-order differences in u can flip the bf16 rounding of a few gradient entries.
+    EXPECT_LT(max_diff(g[0], gx), 2e-3 * max_abs(gx)) << "input gradient, bias " << bias;
+    EXPECT_LT(max_diff(g[1], gw), 2e-3 * max_abs(gw)) << "weight gradient, bias " << bias;
+    if (bias) EXPECT_LT(max_diff(g[2], gu.sum(0)), 1e-4 * max_abs(gu.sum(0))) << "bias gradient";
+    // Not the unrounded fp32 computation.
+    auto a32 = torch::gelu(torch::matmul(x.detach(), w.detach().t()) + (bias ? b.detach() : torch::zeros({33})), "tanh");
+    EXPECT_GT(max_diff(a, a32), kBf16Gap * max_abs(a32));
+  }
+}
+
 TEST(TrainOpsBf16, LinearTakesAStridedInputAndAFrozenOne) {
   torch::manual_seed(2);
   auto base = torch::randn({70, 37}, torch::requires_grad());
