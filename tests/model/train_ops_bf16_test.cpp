@@ -88,6 +88,16 @@ ModelConfig tiny_gpt2() {
   return c;
 }
 
+ModelConfig tiny_llama() {  // RoPE, RMSNorm, SwiGLU, grouped kv heads, no biases, untied head
+  ModelConfig c = tiny_gpt2();
+  c.arch = "llama";
+  c.n_kv_head = 2;
+  c.d_ff = 48;
+  c.bias = false;
+  c.tie_embeddings = false;
+  return c;
+}
+
 data::LmBatch fixed_batch(int64_t V) {
   torch::manual_seed(21);
   auto x = torch::randint(V, {4, 16}, torch::kLong);
@@ -106,18 +116,18 @@ struct Run {
 };
 
 // `steps` Trainer steps on one fixed batch of a fresh tiny GPT-2 (same seed every run).
-Run train_tiny(const std::string& dtype, bool fused, int steps) {
+Run train_tiny(const std::string& dtype, bool fused, int steps, const ModelConfig& cfg = tiny_gpt2()) {
   kernels::set_train_ops_enabled(fused);
   kernels::clear_bf16_weight_cache();
   torch::manual_seed(4);
-  Transformer model(tiny_gpt2());
+  Transformer model(cfg);
   TrainConfig tc;
   tc.lr = 3e-3;
   tc.warmup_steps = 0;
   tc.steps = steps;
   tc.dtype = dtype;
   Trainer trainer(named_params(*model), tc);
-  auto batch = fixed_batch(tiny_gpt2().vocab_size);
+  auto batch = fixed_batch(cfg.vocab_size);
   Run r;
   for (int s = 0; s < steps; ++s) {
     auto st = trainer.step([&](int64_t) {
@@ -135,6 +145,35 @@ Run train_tiny(const std::string& dtype, bool fused, int steps) {
   for (auto& p : model->parameters()) r.param_dtypes.push_back(p.scalar_type());
   kernels::set_train_ops_enabled(true);
   return r;
+}
+
+// PPO recomputes the old policy's log-probs without gradients under bf16 training: they must be
+// exactly the training forward's, so the importance ratio starts at 1.
+void check_nograd_forward(const ModelConfig& cfg) {
+  SCOPED_TRACE(cfg.arch);
+  torch::manual_seed(8);
+  Transformer model(cfg);
+  auto toks = torch::randint(61, {2, 11}, torch::kLong);
+  AutocastGuard cast(true);
+  auto train = model->forward(toks);
+  torch::Tensor nograd;
+  {
+    torch::NoGradGuard ng;
+    nograd = model->forward(toks);
+  }
+  EXPECT_EQ(train.scalar_type(), torch::kFloat);
+  EXPECT_EQ(max_diff(train.detach(), nograd), 0.0);
+  // And it is the bf16 computation, not the fp32 one.
+  kernels::TrainMatmulDtypeGuard fp32(torch::kFloat);
+  at::autocast::set_cpu_enabled(false);
+  torch::Tensor ref;
+  {
+    torch::NoGradGuard ng;
+    ref = model->forward(toks);
+  }
+  at::autocast::set_cpu_enabled(true);
+  EXPECT_GT(max_diff(ref, nograd), 1e-5);
+  EXPECT_LT(max_diff(ref, nograd), 0.05 * (1 + max_abs(ref)));
 }
 
 }  // namespace
@@ -309,31 +348,8 @@ TEST(TrainOpsBf16, GuardSetsAndRestoresTheMatmulDtype) {
 }
 
 TEST(TrainOpsBf16, TransformerNoGradForwardEqualsTheTrainingForward) {
-  // PPO recomputes the old policy's log-probs without gradients under bf16 training: they must be
-  // exactly the training forward's, so the importance ratio starts at 1.
-  torch::manual_seed(8);
-  Transformer model(tiny_gpt2());
-  auto toks = torch::randint(61, {2, 11}, torch::kLong);
-  AutocastGuard cast(true);
-  auto train = model->forward(toks);
-  torch::Tensor nograd;
-  {
-    torch::NoGradGuard ng;
-    nograd = model->forward(toks);
-  }
-  EXPECT_EQ(train.scalar_type(), torch::kFloat);
-  EXPECT_EQ(max_diff(train.detach(), nograd), 0.0);
-  // And it is the bf16 computation, not the fp32 one.
-  kernels::TrainMatmulDtypeGuard fp32(torch::kFloat);
-  at::autocast::set_cpu_enabled(false);
-  torch::Tensor ref;
-  {
-    torch::NoGradGuard ng;
-    ref = model->forward(toks);
-  }
-  at::autocast::set_cpu_enabled(true);
-  EXPECT_GT(max_diff(ref, nograd), 1e-5);
-  EXPECT_LT(max_diff(ref, nograd), 0.05 * (1 + max_abs(ref)));
+  check_nograd_forward(tiny_gpt2());
+  check_nograd_forward(tiny_llama());
 }
 
 TEST(TrainOpsBf16, TinyModelTrainsInBf16ModeLikeAutocast) {
@@ -358,4 +374,13 @@ TEST(TrainOpsBf16, TinyModelTrainsInBf16ModeLikeAutocast) {
     EXPECT_NEAR(fused.losses[s], fp32.losses[s], 0.02 * fp32.losses[s]) << "step " << s;
   }
   EXPECT_NE(fused.losses.back(), fp32.losses.back());  // bf16 rounding shows
+}
+
+TEST(TrainOpsBf16, TinyLlamaTrainsInBf16ModeLikeFp32) {
+  const int steps = 6;
+  auto bf16 = train_tiny("bf16", true, steps, tiny_llama());
+  auto fp32 = train_tiny("fp32", true, steps, tiny_llama());
+  EXPECT_EQ(bf16.cached_weights, static_cast<size_t>(2 * 4 + 1));  // qkv, out, up, down per block; head
+  EXPECT_LT(bf16.losses.back(), bf16.losses.front() - 0.2);
+  for (int s = 0; s < steps; ++s) EXPECT_NEAR(bf16.losses[s], fp32.losses[s], 0.02 * fp32.losses[s]) << "step " << s;
 }
