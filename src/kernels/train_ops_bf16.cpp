@@ -6,8 +6,8 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <torch/torch.h>
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -40,17 +40,24 @@ void check(dnnl_status_t st, const char* what) {
     throw Error(std::string("oneDNN bf16 matmul: ") + what + " failed (status " + std::to_string(static_cast<int>(st)) + ")");
 }
 
-struct Engine {
-  dnnl_engine_t engine = nullptr;
-  dnnl_stream_t stream = nullptr;
-  Engine() {
-    check(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine creation");
-    check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream creation");
-  }
-};
-Engine& engine() {
-  static Engine e;
+dnnl_engine_t engine() {
+  static dnnl_engine_t e = [] {
+    dnnl_engine_t made = nullptr;
+    check(dnnl_engine_create(&made, dnnl_cpu, 0), "engine creation");
+    return made;
+  }();
   return e;
+}
+
+// One stream per thread: a oneDNN stream is not meant to be shared between threads.
+dnnl_stream_t stream() {
+  struct Owned {
+    dnnl_stream_t s = nullptr;
+    Owned() { check(dnnl_stream_create(&s, engine(), dnnl_stream_default_flags), "stream creation"); }
+    ~Owned() { dnnl_stream_destroy(s); }
+  };
+  thread_local Owned owned;
+  return owned.s;
 }
 
 // ---- matmul primitives, cached by shape and layout ----------------------------------------
@@ -85,7 +92,7 @@ Matmul make_matmul(const MatmulKey& key) {
   check(dnnl_primitive_attr_create(&attr), "attribute creation");
   check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
   dnnl_primitive_desc_t pd;
-  dnnl_status_t st = dnnl_primitive_desc_create(&pd, &desc, attr, engine().engine, nullptr);
+  dnnl_status_t st = dnnl_primitive_desc_create(&pd, &desc, attr, engine(), nullptr);
   dnnl_primitive_attr_destroy(attr);
   check(st, "primitive descriptor");
   m.scratch = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
@@ -123,7 +130,7 @@ void bf16_matmul(int64_t M, int64_t N, int64_t K, Operand A, Operand B, const fl
   const Matmul& m =
       matmul_for({{M, N, K, A.row_stride, A.col_stride, B.row_stride, B.col_stride}, bias != nullptr});
   auto scratch = at::empty({static_cast<int64_t>(m.scratch_bytes) + 1}, at::kByte);
-  auto eng = engine().engine;
+  auto eng = engine();
   dnnl_memory_t ma, mb, mc, mbias = nullptr, ms;
   check(dnnl_memory_create(&ma, &m.a, eng, const_cast<at::BFloat16*>(A.p)), "memory");
   check(dnnl_memory_create(&mb, &m.b, eng, const_cast<at::BFloat16*>(B.p)), "memory");
@@ -136,8 +143,9 @@ void bf16_matmul(int64_t M, int64_t N, int64_t K, Operand A, Operand B, const fl
     check(dnnl_memory_create(&mbias, &m.bias, eng, const_cast<float*>(bias)), "memory");
     args[nargs++].memory = mbias;
   }
-  dnnl_status_t st = dnnl_primitive_execute(m.prim, engine().stream, nargs, args.data());
-  if (st == dnnl_success) st = dnnl_stream_wait(engine().stream);
+  dnnl_stream_t strm = stream();
+  dnnl_status_t st = dnnl_primitive_execute(m.prim, strm, nargs, args.data());
+  if (st == dnnl_success) st = dnnl_stream_wait(strm);
   for (auto mem : {ma, mb, mc, ms, mbias})
     if (mem) dnnl_memory_destroy(mem);
   check(st, "execution");

@@ -6,8 +6,11 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "kernels/train_ops.h"
 #include "kernels/train_ops_bf16.h"
@@ -233,6 +236,22 @@ TEST(TrainOpsBf16, LinearTakesAStridedInputAndAFrozenOne) {
   auto g = torch::autograd::grad({kernels::train_linear_bf16(xf, w, {}).sum()}, {w})[0];
   auto gr = torch::ones({33, 5}).mm(round_bf16(xf));
   EXPECT_LT(max_diff(g, gr), kAccumTol * max_abs(gr));
+}
+
+TEST(TrainOpsBf16, LinearRunsFromSeveralThreadsAtOnce) {
+  // Cached primitives are shared between threads; each call brings its own scratchpad and stream.
+  torch::manual_seed(9);
+  auto x = torch::randn({64, 48});
+  auto w = torch::randn({40, 48});
+  auto yr = torch::matmul(round_bf16(x), round_bf16(w).t());
+  std::vector<double> worst(4, 0.0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) worst[t] = std::max(worst[t], max_diff(kernels::train_linear_bf16(x, w, {}), yr));
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_LT(worst[t], kAccumTol * max_abs(yr)) << "thread " << t;
 }
 
 TEST(TrainOpsBf16, RejectsMismatchedShapesAndDtypes) {
