@@ -6,11 +6,14 @@
 // H = query heads, Hkv = kv heads, G = H / Hkv, D = head_dim, F = ff_dim, V = vocab.
 #include "rlhf/model/transformer.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <cmath>
 #include <functional>
 #include <map>
 
 #include "kernels/train_ops.h"
+#include "kernels/train_ops_bf16.h"
 #include "rlhf/io/error.h"
 
 namespace rlhf {
@@ -19,14 +22,43 @@ namespace {
 
 bool inplace_ok() { return !torch::GradMode::is_enabled(); }
 
-// The fused fp32 operators (kernels/train_ops.h) run for every fp32 CPU forward over whole
-// sequences (training, and the no-grad scoring / reference / value forwards of PPO, where
-// libtorch's fp32 matmul would go to OpenBLAS); cached decoding and bf16 autocast take the
-// op-by-op path.
+bool bf16_training() { return kernels::train_matmul_dtype() == at::kBFloat16; }
+
+// The fused operators (kernels/train_ops.h) run for every fp32 CPU forward over whole sequences:
+// training, and the no-grad scoring / reference / value forwards of PPO and evaluation (where
+// libtorch's fp32 matmul would go to OpenBLAS). Under bf16 training (kernels/train_ops_bf16.h)
+// the linear layers take bf16 products, with or without gradients, so a no-grad forward inside a
+// bf16 step (PPO's old log-probs) computes exactly what the training forward does. Cached decoding
+// and plain bf16 autocast take the op-by-op path.
 bool use_train_ops(const torch::Tensor& x, bool has_cache) { return !has_cache && kernels::train_ops_apply(x); }
 
+// Under bf16 training the Trainer enables autocast (for modules outside the Transformer) and sets
+// the kernels' bf16 training matmul dtype. The fused operators do their own bf16 matmuls on fp32
+// tensors and switch themselves off under autocast, so autocast is lifted while the Transformer
+// runs them: when `fused_possible` (no KV cache) and they apply to tensors like `probe` once it
+// is lifted.
+class LiftAutocastForTrainOps {
+ public:
+  LiftAutocastForTrainOps(const torch::Tensor& probe, bool fused_possible) {
+    if (!fused_possible || !bf16_training() || !at::autocast::is_cpu_enabled()) return;
+    at::autocast::set_cpu_enabled(false);
+    lifted_ = kernels::train_ops_apply(probe);
+    if (!lifted_) at::autocast::set_cpu_enabled(true);
+  }
+  ~LiftAutocastForTrainOps() {
+    if (lifted_) at::autocast::set_cpu_enabled(true);
+  }
+  LiftAutocastForTrainOps(const LiftAutocastForTrainOps&) = delete;
+  LiftAutocastForTrainOps& operator=(const LiftAutocastForTrainOps&) = delete;
+
+ private:
+  bool lifted_ = false;
+};
+
+// Fused linear layers take bf16 matmul operands under bf16 training (the attention stays fp32).
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, bool fused) {
-  return fused ? kernels::train_linear(x, w, b) : at::linear(x, w, b);
+  if (!fused) return at::linear(x, w, b);
+  return bf16_training() ? kernels::train_linear_bf16(x, w, b) : kernels::train_linear(x, w, b);
 }
 
 torch::Tensor new_param(torch::nn::Module& m, const std::string& name, torch::Tensor t) {
@@ -67,7 +99,7 @@ struct AttnMask {
   int64_t kv_heads = 1, group = 1;
   torch::Tensor bias;
   // The same mask as the fused attention takes it (built instead of `blocked` when fused).
-  bool fused = false;  // fused linear layers and attention (fp32, no autocast)
+  bool fused = false;  // fused linear layers and attention (fp32 or bf16 training, no autocast)
   bool causal = false;
   torch::Tensor key_mask, segments;  // (B, S) int64 or undefined
   // Supplies the cached causal-only bias (1, G*T, S) when `blocked` is exactly the causal mask.
@@ -192,6 +224,8 @@ torch::Tensor TransformerImpl::attention(const detail::BlockImpl& blk, int64_t l
 
 torch::Tensor TransformerImpl::mlp(const detail::BlockImpl& blk, const torch::Tensor& h) const {
   const bool fused = use_train_ops(h, false);
+  if (fused && bf16_training() && cfg_.arch == "gpt2")  // GELU fused around the bf16 up-projection
+    return kernels::train_linear_bf16(kernels::train_linear_gelu_bf16(h, blk.up_w, blk.up_b), blk.down_w, blk.down_b);
   auto up = linear(h, blk.up_w, blk.up_b, fused);
   torch::Tensor act;
   if (cfg_.arch == "gpt2") {
@@ -248,6 +282,7 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const Forward
                   ") covering cached and new positions");
   }
 
+  LiftAutocastForTrainOps lift(wte_, cache == nullptr);
   auto x = at::embedding(wte_, tokens);  // (B, T, C)
 
   // Causal + key-padding + packed-segment mask, (B, 1, T, S); skipped entirely for a single
@@ -305,6 +340,7 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const Forward
 }
 
 torch::Tensor TransformerImpl::lm_head(const torch::Tensor& hidden) {
+  LiftAutocastForTrainOps lift(hidden, true);
   return linear(hidden, cfg_.tie_embeddings ? wte_ : head_w_, {}, use_train_ops(hidden, false));
 }
 

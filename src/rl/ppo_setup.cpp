@@ -82,7 +82,7 @@ void add_ppo_flags(Flags& f) {
       .add("grad-clip", "1", "global gradient-norm clip; 0 = off")
       .add("warmup-steps", "0", "linear warm-up (optimiser steps)")
       .add("min-lr-ratio", "1", "cosine decay to lr * this over the run (1 = constant)")
-      .add_choice("dtype", "fp32", {"fp32", "bf16"}, "training precision (bf16 autocast)")
+      .add_choice("dtype", "fp32", {"fp32", "bf16"}, "training precision (bf16 matrix products, fp32 master weights)")
       .add("save-every", "0", "checkpoint every N iterations (and at the end); 0 = end only")
       .add("keep-checkpoints", "1", "intermediate checkpoints kept")
       .add("threads", "0", "intra-op threads; 0 = all cores")

@@ -77,7 +77,7 @@ void add_train_flags(Flags& f, const TrainConfig& d) {
   f.add("beta2", num_text(d.beta2), "AdamW beta2");
   f.add("adam-eps", num_text(d.adam_eps), "AdamW epsilon");
   f.add("grad-clip", num_text(d.grad_clip), "clip the global gradient norm to this (0 = off)");
-  f.add_choice("dtype", d.dtype, {"fp32", "bf16"}, "compute precision (bf16 = autocast with fp32 master weights)");
+  f.add_choice("dtype", d.dtype, {"fp32", "bf16"}, "compute precision (bf16 = bf16 matrix products with fp32 master weights)");
   f.add("seed", std::to_string(d.seed), "random seed (init, data order, sampling)");
   f.add("save-every", std::to_string(d.save_every), "checkpoint every N steps, plus at the end (0 = only at the end)");
   f.add("keep-checkpoints", std::to_string(d.keep_checkpoints), "intermediate checkpoints kept");

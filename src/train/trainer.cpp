@@ -1,16 +1,25 @@
-// The shared optimizer step: accumulation, autocast, clipping, AdamW, NaN/Inf stop.
+// The shared optimizer step: accumulation, bf16 precision, clipping, AdamW, NaN/Inf stop.
 #include "rlhf/train/trainer.h"
 
 #include <ATen/autocast_mode.h>
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <sstream>
+
+#include "kernels/train_ops.h"
+#include "kernels/train_ops_bf16.h"
 
 namespace rlhf {
 
 AutocastGuard::AutocastGuard(bool on) : on_(on) {
   if (!on_) return;
+  // The fused training operators do their own bf16 matmuls where they apply (probed with an fp32
+  // CPU tensor: RLHF_TRAIN_OPS not 0, and not already inside an outer autocast region); the
+  // Transformer lifts autocast around them. Autocast covers everything else.
+  if (kernels::train_ops_apply(at::empty({0}, at::kFloat)))
+    matmul_ = std::make_unique<kernels::TrainMatmulDtypeGuard>(at::kBFloat16);
   prev_enabled_ = at::autocast::is_cpu_enabled();
   prev_dtype_ = at::autocast::get_autocast_cpu_dtype();
   at::autocast::set_cpu_enabled(true);
@@ -45,6 +54,11 @@ StepStats Trainer::step(const MicroLossFn& micro) {
   const auto params = groups_.all();
   for (const auto& p : params) p.mutable_grad() = torch::Tensor();  // set_to_none: no stale zeros
 
+  // Under bf16 the fused linear layers make one bf16 copy of each weight per step: a matmul-dtype
+  // region (the dtype unchanged; each micro-batch's AutocastGuard nests in it) keeps the copies
+  // across micro-batches and drops them before the optimizer updates the weights.
+  std::optional<kernels::TrainMatmulDtypeGuard> weight_copies;
+  if (cfg_.dtype == "bf16") weight_copies.emplace(kernels::train_matmul_dtype());
   double loss_sum = 0, units = 0;
   for (int64_t m = 0; m < cfg_.grad_accum; ++m) {
     MicroLoss ml;
@@ -65,6 +79,7 @@ StepStats Trainer::step(const MicroLossFn& micro) {
     units += ml.count;
     s.tokens += ml.tokens;
   }
+  weight_copies.reset();
   if (units <= 0)
     throw Error("step " + std::to_string(step_no) +
                 ": no loss units in the whole step (every target masked?); check the data's masks");

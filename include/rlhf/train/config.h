@@ -22,7 +22,7 @@ struct TrainConfig {
   double beta2 = 0.95;           // AdamW second-moment decay (0.95 is steadier than 0.999 for small LMs)
   double adam_eps = 1e-8;        // AdamW denominator epsilon
   double grad_clip = 1.0;        // clip the global gradient norm to this; 0 = no clipping
-  std::string dtype = "fp32";    // "fp32" or "bf16" (autocast forward/backward, fp32 master weights and moments)
+  std::string dtype = "fp32";    // "fp32" or "bf16" (bf16 matrix products, fp32 master weights and moments)
   uint64_t seed = 0;             // seeds init, data order and sampling; the same seed reproduces the run on CPU
   int64_t save_every = 0;        // checkpoint every N steps (plus at the end); 0 = only at the end
   int64_t keep_checkpoints = 1;  // intermediate checkpoints kept (older ones deleted once a newer one is complete)

@@ -1,5 +1,5 @@
 // The shared optimizer step every trainer uses: gradient accumulation over micro-batches given
-// by a loss closure, bf16 autocast with fp32 master weights, global-norm clipping, AdamW with the
+// by a loss closure, bf16 training with fp32 master weights, global-norm clipping, AdamW with the
 // scheduled learning rate, NaN/Inf detection, and trainer-state save/load for exact resume.
 //
 // A method (SFT, reward model, DPO, PPO...) only writes its loss: a closure returning the SUM of
@@ -18,6 +18,10 @@
 #include "rlhf/train/state.h"
 
 namespace rlhf {
+
+namespace kernels {
+class TrainMatmulDtypeGuard;
+}
 
 struct MicroLoss {
   torch::Tensor sum;   // scalar, autograd-connected: sum of per-unit losses in this micro-batch
@@ -48,8 +52,11 @@ class NonFiniteError : public Error {
   int64_t step_;
 };
 
-// Enables CPU autocast to bf16 for its lifetime when `on` (no-op otherwise). Weights stay fp32;
-// matmuls run in bf16; reductions and losses in fp32.
+// bf16 training precision for its lifetime when `on` (no-op otherwise). Weights stay fp32;
+// matmuls run in bf16; reductions and losses in fp32. It enables CPU autocast to bf16 and, where
+// the fused training operators run (CPU, RLHF_TRAIN_OPS not 0), sets the kernels' thread-local
+// training matmul dtype to bf16: the Transformer then lifts autocast and its linear layers (LM
+// head included) take bf16 operands with fp32 results, while its attention stays fp32.
 class AutocastGuard {
  public:
   explicit AutocastGuard(bool on);
@@ -60,6 +67,7 @@ class AutocastGuard {
  private:
   bool on_, prev_enabled_ = false;
   c10::ScalarType prev_dtype_ = c10::ScalarType::BFloat16;
+  std::unique_ptr<kernels::TrainMatmulDtypeGuard> matmul_;
 };
 
 class Trainer {

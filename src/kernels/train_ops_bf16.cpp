@@ -1,0 +1,458 @@
+// oneDNN bf16 matmuls for the training linear layer (see train_ops_bf16.h).
+#include "kernels/train_ops_bf16.h"
+
+#include <ATen/Parallel.h>
+#include <c10/util/intrusive_ptr.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "kernels/vec.h"
+#include "rlhf/io/error.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define RLHF_BF16_X86 1
+#endif
+
+namespace rlhf::kernels {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+thread_local at::ScalarType tl_matmul_dtype = at::kFloat;
+thread_local int tl_guard_depth = 0;  // TrainMatmulDtypeGuards alive on this thread
+
+void check(dnnl_status_t st, const char* what) {
+  if (st != dnnl_success)
+    throw Error(std::string("oneDNN bf16 matmul: ") + what + " failed (status " + std::to_string(static_cast<int>(st)) + ")");
+}
+
+dnnl_engine_t engine() {
+  static dnnl_engine_t e = [] {
+    dnnl_engine_t made = nullptr;
+    check(dnnl_engine_create(&made, dnnl_cpu, 0), "engine creation");
+    return made;
+  }();
+  return e;
+}
+
+// One stream per thread: a oneDNN stream is not meant to be shared between threads.
+dnnl_stream_t stream() {
+  struct Owned {
+    dnnl_stream_t s = nullptr;
+    Owned() { check(dnnl_stream_create(&s, engine(), dnnl_stream_default_flags), "stream creation"); }
+    ~Owned() { dnnl_stream_destroy(s); }
+  };
+  thread_local Owned owned;
+  return owned.s;
+}
+
+// ---- matmul primitives, cached by shape and layout ----------------------------------------
+
+// C (M, N) fp32 dense = A (M, K) B (K, N) [+ bias (N)], A and B bf16 addressed by strides, so a
+// transposed operand costs nothing.
+struct MatmulKey {
+  std::array<int64_t, 7> v;  // M, N, K, A row stride, A column stride, B row stride, B column stride
+  bool bias;
+  bool operator<(const MatmulKey& o) const { return v != o.v ? v < o.v : bias < o.bias; }
+};
+
+struct Matmul {
+  dnnl_primitive_t prim = nullptr;
+  dnnl_memory_desc_t a, b, c, bias, scratch;
+  size_t scratch_bytes = 0;
+};
+
+Matmul make_matmul(const MatmulKey& key) {
+  const auto& k = key.v;
+  Matmul m;
+  dnnl_dims_t ad = {k[0], k[2]}, bd = {k[2], k[1]}, cd = {k[0], k[1]}, biasd = {1, k[1]};
+  dnnl_dims_t as = {k[3], k[4]}, bs = {k[5], k[6]}, cs = {k[1], 1};
+  check(dnnl_memory_desc_init_by_strides(&m.a, 2, ad, dnnl_bf16, as), "source descriptor");
+  check(dnnl_memory_desc_init_by_strides(&m.b, 2, bd, dnnl_bf16, bs), "weights descriptor");
+  check(dnnl_memory_desc_init_by_strides(&m.c, 2, cd, dnnl_f32, cs), "destination descriptor");
+  check(dnnl_memory_desc_init_by_tag(&m.bias, 2, biasd, dnnl_f32, dnnl_ab), "bias descriptor");
+  dnnl_matmul_desc_t desc;
+  check(dnnl_matmul_desc_init(&desc, &m.a, &m.b, key.bias ? &m.bias : nullptr, &m.c), "descriptor");
+  // A user scratchpad (allocated per call) lets several threads run one primitive at once.
+  dnnl_primitive_attr_t attr;
+  check(dnnl_primitive_attr_create(&attr), "attribute creation");
+  check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
+  dnnl_primitive_desc_t pd;
+  dnnl_status_t st = dnnl_primitive_desc_create(&pd, &desc, attr, engine(), nullptr);
+  dnnl_primitive_attr_destroy(attr);
+  check(st, "primitive descriptor");
+  m.scratch = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+  m.scratch_bytes = dnnl_memory_desc_get_size(&m.scratch);
+  st = dnnl_primitive_create(&m.prim, pd);
+  dnnl_primitive_desc_destroy(pd);
+  check(st, "primitive creation");
+  return m;
+}
+
+// Creating a primitive (descriptor, kernel generation) costs far more than running it, and a
+// training run sees a handful of shapes, so each is made once and kept for the process.
+const Matmul& matmul_for(const MatmulKey& key) {
+  static std::mutex mu;
+  static std::map<MatmulKey, Matmul> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, make_matmul(key)).first;
+  return it->second;
+}
+
+struct Operand {
+  const at::BFloat16* p;
+  int64_t row_stride, col_stride;
+};
+
+// C (M, N) = A (M, K) B (K, N) [+ bias], fp32 C dense.
+void bf16_matmul(int64_t M, int64_t N, int64_t K, Operand A, Operand B, const float* bias, float* C) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {  // oneDNN wants non-empty dimensions; the product is the bias alone
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * N + j] = bias ? bias[j] : 0.0f;
+    return;
+  }
+  const Matmul& m =
+      matmul_for({{M, N, K, A.row_stride, A.col_stride, B.row_stride, B.col_stride}, bias != nullptr});
+  auto scratch = at::empty({static_cast<int64_t>(m.scratch_bytes) + 1}, at::kByte);
+  auto eng = engine();
+  dnnl_memory_t ma, mb, mc, mbias = nullptr, ms;
+  check(dnnl_memory_create(&ma, &m.a, eng, const_cast<at::BFloat16*>(A.p)), "memory");
+  check(dnnl_memory_create(&mb, &m.b, eng, const_cast<at::BFloat16*>(B.p)), "memory");
+  check(dnnl_memory_create(&mc, &m.c, eng, C), "memory");
+  check(dnnl_memory_create(&ms, &m.scratch, eng, scratch.data_ptr()), "memory");
+  std::array<dnnl_exec_arg_t, 5> args = {{{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc},
+                                          {DNNL_ARG_SCRATCHPAD, ms}, {DNNL_ARG_BIAS, nullptr}}};
+  int nargs = 4;
+  if (bias) {
+    check(dnnl_memory_create(&mbias, &m.bias, eng, const_cast<float*>(bias)), "memory");
+    args[nargs++].memory = mbias;
+  }
+  dnnl_stream_t strm = stream();
+  dnnl_status_t st = dnnl_primitive_execute(m.prim, strm, nargs, args.data());
+  if (st == dnnl_success) st = dnnl_stream_wait(strm);
+  for (auto mem : {ma, mb, mc, ms, mbias})
+    if (mem) dnnl_memory_destroy(mem);
+  check(st, "execution");
+}
+
+const at::BFloat16* bf16_ptr(const at::Tensor& t) { return t.data_ptr<at::BFloat16>(); }
+
+// ---- fp32 -> bf16 rows, with column sums --------------------------------------------------
+
+at::Tensor to_bf16(const at::Tensor& t) { return t.to(at::kBFloat16, false, false, at::MemoryFormat::Contiguous); }
+
+// Round to nearest even, as vcvtneps2bf16 and at::to do (finite values).
+inline uint16_t bf16_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7FFF + ((u >> 16) & 1);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+// y[0..n) = bf16(x[0..n)); sum[0..n) += x[0..n) when sum is not null.
+void cvt_row_generic(const float* x, uint16_t* y, int64_t n, float* sum) {
+  for (int64_t i = 0; i < n; ++i) y[i] = bf16_bits(x[i]);
+  if (sum)
+    for (int64_t i = 0; i < n; ++i) sum[i] += x[i];
+}
+
+#ifdef RLHF_BF16_X86
+__attribute__((target("avx512f,avx512bf16,avx512vl"))) void cvt_row_avx512(const float* x, uint16_t* y, int64_t n,
+                                                                         float* sum) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_loadu_ps(x + i);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), (__m256i)_mm512_cvtneps_pbh(v));
+    if (sum) _mm512_storeu_ps(sum + i, _mm512_add_ps(_mm512_loadu_ps(sum + i), v));
+  }
+  cvt_row_generic(x + i, y + i, n - i, sum ? sum + i : nullptr);
+}
+bool cpu_has_avx512_bf16() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+  return yes;
+}
+#endif
+
+void cvt_row(const float* x, uint16_t* y, int64_t n, float* sum) {
+#ifdef RLHF_BF16_X86
+  if (cpu_has_avx512_bf16()) return cvt_row_avx512(x, y, n, sum);
+#endif
+  cvt_row_generic(x, y, n, sum);
+}
+
+// bf16 copy of a (M, N) fp32 matrix in one parallel pass (libtorch's conversion is not
+// vectorised for AVX-512 here); with `colsum`, also its column sums in fp32 (the bias gradient
+// of gy comes out of the same pass instead of a second read of gy).
+at::Tensor rows_to_bf16(const at::Tensor& t, at::Tensor* colsum = nullptr) {
+  auto a = t.contiguous();
+  const int64_t M = a.size(0), N = a.size(1);
+  auto out = at::empty({M, N}, a.options().dtype(at::kBFloat16));
+  const float* src = a.data_ptr<float>();
+  auto* dst = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
+  const int64_t threads = at::get_num_threads();
+  at::Tensor partial;
+  if (colsum) partial = at::zeros({threads, N}, a.options());
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(N, 1));
+  at::parallel_for(0, M, grain, [&](int64_t begin, int64_t end) {
+    const int64_t tid = at::get_thread_num();
+    TORCH_CHECK(tid < threads, "rows_to_bf16: thread ", tid, " of ", threads);
+    float* sum = colsum ? partial.data_ptr<float>() + tid * N : nullptr;
+    for (int64_t i = begin; i < end; ++i) cvt_row(src + i * N, dst + i * N, N, sum);
+  });
+  if (colsum) *colsum = partial.sum(0);
+  return out;
+}
+
+// ---- GELU (tanh form) around a bf16 linear ------------------------------------------------
+
+constexpr float kGeluK0 = 0.7978845608028654f, kGeluK1 = 0.044715f;  // sqrt(2/pi), cubic coefficient
+
+// a (M, N) = gelu_tanh(u), rows in parallel (vec.h's AVX-512 kernel).
+at::Tensor gelu_rows(const at::Tensor& u) {
+  const int64_t M = u.size(0), N = u.size(1);
+  auto a = at::empty_like(u);
+  const float* src = u.data_ptr<float>();
+  float* dst = a.data_ptr<float>();
+  at::parallel_for(0, M, std::max<int64_t>(1, 32768 / std::max<int64_t>(N, 1)), [&](int64_t begin, int64_t end) {
+    std::memcpy(dst + begin * N, src + begin * N, static_cast<size_t>((end - begin) * N) * sizeof(float));
+    gelu_tanh_inplace(dst + begin * N, (end - begin) * N);
+  });
+  return a;
+}
+
+// gu = ga * gelu_tanh'(u) for one row of n, with gelu_tanh(u) = u sigmoid(2 s), s = k0 (u + k1 u^3):
+// gelu' = sig + 2 u sig (1 - sig) k0 (1 + 3 k1 u^2). e holds n floats of scratch.
+void gelu_grad_row(const float* u, const float* ga, float* gu, float* e, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) gu[j] = kGeluK0 * (u[j] + kGeluK1 * u[j] * u[j] * u[j]);  // s
+  exp_shifted(gu, n, 0.0f, -2.0f, e);                                                    // exp(-2 s)
+  for (int64_t j = 0; j < n; ++j) {
+    const float x = u[j], sig = 1.0f / (1.0f + e[j]);
+    gu[j] = ga[j] * (sig + 2.0f * x * sig * (1.0f - sig) * kGeluK0 * (1.0f + 3.0f * kGeluK1 * x * x));
+  }
+}
+
+// gu = ga * gelu'(u) (both (M, N)) rounded to bf16 in one pass, with the fp32 column sums of gu
+// (the bias gradient) when `colsum` is given; gu itself is never stored in fp32.
+at::Tensor gelu_grad_to_bf16(const at::Tensor& u, const at::Tensor& ga_in, at::Tensor* colsum) {
+  auto ga = ga_in.contiguous();
+  const int64_t M = u.size(0), N = u.size(1);
+  auto out = at::empty({M, N}, u.options().dtype(at::kBFloat16));
+  const float *pu = u.data_ptr<float>(), *pg = ga.data_ptr<float>();
+  auto* dst = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
+  const int64_t threads = at::get_num_threads();
+  at::Tensor partial;
+  if (colsum) partial = at::zeros({threads, N}, u.options());
+  at::parallel_for(0, M, std::max<int64_t>(1, 32768 / std::max<int64_t>(N, 1)), [&](int64_t begin, int64_t end) {
+    const int64_t tid = at::get_thread_num();
+    TORCH_CHECK(tid < threads, "gelu_grad_to_bf16: thread ", tid, " of ", threads);
+    float* sum = colsum ? partial.data_ptr<float>() + tid * N : nullptr;
+    std::vector<float> gu(static_cast<size_t>(N)), e(static_cast<size_t>(N));
+    for (int64_t i = begin; i < end; ++i) {
+      gelu_grad_row(pu + i * N, pg + i * N, gu.data(), e.data(), N);
+      cvt_row(gu.data(), dst + i * N, N, sum);
+    }
+  });
+  if (colsum) *colsum = partial.sum(0);
+  return out;
+}
+
+// ---- bf16 weight copies -------------------------------------------------------------------
+
+// One bf16 copy per weight, made inside a TrainMatmulDtypeGuard region and dropped when the
+// outermost one ends (the Trainer's region covers one micro-batch's forward; the optimizer step
+// runs outside it). Within a region a copy is valid while the weight is alive, at the same
+// version (in-place updates through the tensor bump it) and the same storage; updates through
+// `.data()` (libtorch's SGD) or raw pointers do not bump the version, which is why copies never
+// outlive the region. The weak reference keeps the TensorImpl's memory from being reused by
+// another tensor while its entry exists, so the key cannot be mistaken.
+struct WeightCopy {
+  c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl> weak;
+  uint32_t version;
+  const void* data;
+  at::Tensor bf16;
+};
+
+std::mutex cache_mu;
+std::atomic<int64_t> copies_made{0};
+std::unordered_map<const c10::TensorImpl*, WeightCopy>& weight_cache() {
+  static std::unordered_map<const c10::TensorImpl*, WeightCopy> c;
+  return c;
+}
+
+at::Tensor bf16_weight(const at::Tensor& w) {
+  if (tl_guard_depth == 0) return to_bf16(w.detach());  // no region: nothing to share the copy with
+  const c10::TensorImpl* key = w.unsafeGetTensorImpl();
+  const uint32_t version = w._version();
+  std::lock_guard<std::mutex> lock(cache_mu);
+  auto& cache = weight_cache();
+  auto it = cache.find(key);
+  if (it != cache.end() && !it->second.weak.expired() && it->second.version == version &&
+      it->second.data == w.data_ptr())
+    return it->second.bf16;
+  for (auto e = cache.begin(); e != cache.end();) e = e->second.weak.expired() ? cache.erase(e) : std::next(e);
+  at::Tensor copy = to_bf16(w.detach());
+  copies_made.fetch_add(1, std::memory_order_relaxed);
+  cache.insert_or_assign(
+      key, WeightCopy{c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>(w.getIntrusivePtr()), version,
+                      w.data_ptr(), copy});
+  return copy;
+}
+
+// ---- the linear layer ---------------------------------------------------------------------
+
+// gx (..., K) = gy W and gw (N, K) = gy^T x from the bf16 gy (M, N), x (M, K) and W (N, K), each
+// when needed; gw is fp32 for the fp32 .grad. `out_sizes` are the sizes of gy before flattening.
+std::pair<at::Tensor, at::Tensor> input_and_weight_grads(AutogradContext* ctx, const at::Tensor& gyb,
+                                                         const at::Tensor& xb, const at::Tensor& wb,
+                                                         at::IntArrayRef out_sizes) {
+  const int64_t M = xb.size(0), K = xb.size(1), N = wb.size(0);
+  const auto f32 = xb.options().dtype(at::kFloat);
+  at::Tensor gx, gw;
+  if (ctx->needs_input_grad(0)) {
+    gx = at::empty({M, K}, f32);
+    bf16_matmul(M, K, N, {bf16_ptr(gyb), N, 1}, {bf16_ptr(wb), K, 1}, nullptr, gx.data_ptr<float>());
+    auto sizes = out_sizes.vec();
+    sizes.back() = K;
+    gx = gx.view(sizes);
+  }
+  if (ctx->needs_input_grad(1)) {  // gy^T (N, M) is gy read with strides (1, N)
+    gw = at::empty({N, K}, f32);
+    bf16_matmul(N, K, M, {bf16_ptr(gyb), 1, N}, {bf16_ptr(xb), K, 1}, nullptr, gw.data_ptr<float>());
+  }
+  return {gx, gw};
+}
+
+struct LinearBf16Fn : public torch::autograd::Function<LinearBf16Fn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+    const int64_t K = x.size(-1), N = w.size(0);
+    auto xb = rows_to_bf16(x.reshape({-1, K}));  // (M, K), kept for the weight gradient
+    auto wb = bf16_weight(w);               // (N, K)
+    const int64_t M = xb.size(0);
+    const bool has_bias = b.numel() > 0;  // an empty tensor stands for "no bias"
+    auto bc = has_bias ? b.contiguous() : b;
+    auto y = at::empty({M, N}, x.options());
+    // y = x W^T: W^T (K, N) is W read with strides (1, K).
+    bf16_matmul(M, N, K, {bf16_ptr(xb), K, 1}, {bf16_ptr(wb), 1, K}, has_bias ? bc.data_ptr<float>() : nullptr,
+                y.data_ptr<float>());
+    ctx->save_for_backward({xb, wb});
+    ctx->saved_data["has_bias"] = has_bias;
+    auto sizes = x.sizes().vec();
+    sizes.back() = N;
+    return y.view(sizes);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto& xb = saved[0];
+    const auto& wb = saved[1];
+    const int64_t M = xb.size(0), N = wb.size(0);
+    at::Tensor gb;
+    // The bias gradient is a plain fp32 sum of gy; it comes out of the bf16 conversion's pass.
+    const bool want_gb = ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2);
+    auto gyb = rows_to_bf16(grads[0].reshape({M, N}), want_gb ? &gb : nullptr);
+    auto [gx, gw] = input_and_weight_grads(ctx, gyb, xb, wb, grads[0].sizes());
+    return {gx, gw, gb};
+  }
+};
+
+// GPT-2's MLP up-projection: a = gelu_tanh(x W^T + b). Saves the fp32 pre-activation u (as the
+// op-by-op graph does for gelu's backward) and the bf16 x; the backward computes
+// gelu'(u) * ga, rounds it to bf16 and sums it for the bias in one pass.
+struct LinearGeluBf16Fn : public torch::autograd::Function<LinearGeluBf16Fn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+    const int64_t K = x.size(-1), N = w.size(0);
+    auto xb = rows_to_bf16(x.reshape({-1, K}));
+    auto wb = bf16_weight(w);
+    const int64_t M = xb.size(0);
+    const bool has_bias = b.numel() > 0;
+    auto bc = has_bias ? b.contiguous() : b;
+    auto u = at::empty({M, N}, x.options());
+    bf16_matmul(M, N, K, {bf16_ptr(xb), K, 1}, {bf16_ptr(wb), 1, K}, has_bias ? bc.data_ptr<float>() : nullptr,
+                u.data_ptr<float>());
+    auto a = gelu_rows(u);
+    ctx->save_for_backward({xb, wb, u});
+    ctx->saved_data["has_bias"] = has_bias;
+    auto sizes = x.sizes().vec();
+    sizes.back() = N;
+    return a.view(sizes);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &xb = saved[0], &wb = saved[1], &u = saved[2];
+    const int64_t M = xb.size(0), N = wb.size(0);
+    at::Tensor gb;
+    const bool want_gb = ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2);
+    auto gub = gelu_grad_to_bf16(u, grads[0].reshape({M, N}), want_gb ? &gb : nullptr);
+    auto [gx, gw] = input_and_weight_grads(ctx, gub, xb, wb, grads[0].sizes());
+    return {gx, gw, gb};
+  }
+};
+
+}  // namespace
+
+at::ScalarType train_matmul_dtype() { return tl_matmul_dtype; }
+
+TrainMatmulDtypeGuard::TrainMatmulDtypeGuard(at::ScalarType dtype) : prev_(tl_matmul_dtype) {
+  if (dtype != at::kFloat && dtype != at::kBFloat16)
+    throw Error(std::string("training matmul dtype must be float32 or bfloat16, not ") + c10::toString(dtype));
+  tl_matmul_dtype = dtype;
+  ++tl_guard_depth;
+}
+TrainMatmulDtypeGuard::~TrainMatmulDtypeGuard() {
+  tl_matmul_dtype = prev_;
+  if (--tl_guard_depth == 0) clear_bf16_weight_cache();
+}
+
+namespace {
+void check_linear_args(const std::string& fn, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  if (x.scalar_type() != at::kFloat || w.scalar_type() != at::kFloat || (b.defined() && b.scalar_type() != at::kFloat))
+    throw Error(fn + ": x, w and b must be float32 (the bf16 copies are made inside)");
+  if (!x.device().is_cpu() || !w.device().is_cpu()) throw Error(fn + ": CPU tensors only");
+  if (w.dim() != 2 || x.dim() < 1 || x.size(-1) != w.size(1))
+    throw Error(fn + ": input width " + std::to_string(x.size(-1)) + " != weight width " +
+                std::to_string(w.dim() == 2 ? w.size(1) : -1));
+  if (b.defined() && b.numel() != w.size(0))
+    throw Error(fn + ": bias of " + std::to_string(b.numel()) + " values for " + std::to_string(w.size(0)) + " outputs");
+}
+}  // namespace
+
+at::Tensor train_linear_bf16(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  check_linear_args("train_linear_bf16", x, w, b);
+  return LinearBf16Fn::apply(x, w, b.defined() ? b : at::empty({0}, w.options()));
+}
+
+at::Tensor train_linear_gelu_bf16(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  check_linear_args("train_linear_gelu_bf16", x, w, b);
+  return LinearGeluBf16Fn::apply(x, w, b.defined() ? b : at::empty({0}, w.options()));
+}
+
+void clear_bf16_weight_cache() {
+  std::lock_guard<std::mutex> lock(cache_mu);
+  weight_cache().clear();
+}
+
+size_t bf16_weight_cache_size() {
+  std::lock_guard<std::mutex> lock(cache_mu);
+  return weight_cache().size();
+}
+
+int64_t bf16_weight_copies_made() { return copies_made.load(); }
+
+}  // namespace rlhf::kernels

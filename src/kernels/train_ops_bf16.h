@@ -1,0 +1,49 @@
+// bf16 training matmuls for the linear layers on CPU, without autocast: master weights,
+// activations and gradients stay fp32, and only the three matrix products of a linear layer
+// (forward x W^T + b, input gradient gy W, weight gradient gy^T x) run as oneDNN bf16 matmuls
+// (bf16 operands, fp32 accumulation and fp32 results). The bf16 copy of a weight is made once per
+// optimizer step (the Trainer's guard region) and shared by every call in it; the backward keeps
+// the bf16 copy of x instead of the fp32 x.
+//
+// The mode is a thread-local "training matmul dtype" that the Trainer sets for bf16 training
+// (TrainMatmulDtypeGuard); the Transformer's fused linear layers read it. tests/model/
+// train_ops_bf16_test.cpp checks the products against autograd on bf16-rounded inputs.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+namespace rlhf::kernels {
+
+// The dtype of training matmul operands on this thread: kFloat (default) or kBFloat16.
+at::ScalarType train_matmul_dtype();
+
+// Sets the training matmul dtype of this thread for its lifetime (restores the previous one).
+// bf16 weight copies are cached within the outermost guard's lifetime and dropped at its end:
+// update weights (optimizer step) outside it, as the Trainer does.
+class TrainMatmulDtypeGuard {
+ public:
+  explicit TrainMatmulDtypeGuard(at::ScalarType dtype);
+  ~TrainMatmulDtypeGuard();
+  TrainMatmulDtypeGuard(const TrainMatmulDtypeGuard&) = delete;
+  TrainMatmulDtypeGuard& operator=(const TrainMatmulDtypeGuard&) = delete;
+
+ private:
+  at::ScalarType prev_;
+};
+
+// y (..., N) = x (..., K) w^T + b with bf16 products: x, w (N, K) and b (N, may be undefined)
+// are fp32 and so are y and the gradients of x, w and b.
+at::Tensor train_linear_bf16(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
+
+// a (..., N) = gelu_tanh(x w^T + b) (GPT-2's MLP up-projection) with the products as above; the
+// GELU and its derivative run in fp32 next to the bf16 rounding of the gradient.
+at::Tensor train_linear_gelu_bf16(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
+
+// Drops the bf16 weight copies (done when the outermost TrainMatmulDtypeGuard ends). Within a
+// guard a copy is refreshed when the weight's version counter moved (an in-place op on the
+// weight); updates through `.data()` or raw pointers inside a guard need this call.
+void clear_bf16_weight_cache();
+// Number of cached bf16 weight copies, and of copies made by this process so far (tests).
+size_t bf16_weight_cache_size();
+int64_t bf16_weight_copies_made();
+
+}  // namespace rlhf::kernels
