@@ -127,6 +127,11 @@ torch::Tensor rloo_advantages(const torch::Tensor& scores) {
   return scores - baseline;
 }
 
+torch::Tensor center_per_group(const torch::Tensor& scores) {
+  TORCH_CHECK(scores.dim() == 2 && scores.size(1) >= 2, "center_per_group: scores must be (P, k) with k >= 2");
+  return scores - scores.mean(1, /*keepdim=*/true);
+}
+
 torch::Tensor grpo_advantages(const torch::Tensor& scores, double eps) {
   TORCH_CHECK(scores.dim() == 2 && scores.size(1) >= 2, "grpo_advantages: scores must be (P, k) with k >= 2");
   auto mean = scores.mean(1, true);

@@ -68,6 +68,8 @@ void PpoConfig::validate() const {
   need(eval_every >= 0, "--eval-every: must be >= 0");
   need(eval_prompts >= 1, "--eval-prompts: must be >= 1");
   need(eval_samples >= 1, "--eval-samples: must be >= 1");
+  need(!group_center || samples_per_prompt >= 2,
+       "--group-center: needs >= 2 samples per prompt (the group mean is the baseline); pass e.g. --samples-per-prompt 2");
 }
 
 nlohmann::json PpoConfig::to_json() const {
@@ -87,6 +89,7 @@ nlohmann::json PpoConfig::to_json() const {
           {"kl_horizon", kl_horizon},
           {"normalize_reward", normalize_reward},
           {"reward_clip", reward_clip},
+          {"group_center", group_center},
           {"missing_eos_penalty", missing_eos_penalty},
           {"gamma", gamma},
           {"lam", lam},
@@ -120,6 +123,7 @@ PpoConfig PpoConfig::from_json(const nlohmann::json& j) {
   get("top_p", c.top_p); get("gen_backend", c.gen_backend); get("kl_estimator", c.kl_estimator);
   get("kl_coef", c.kl_coef); get("kl_target", c.kl_target); get("kl_horizon", c.kl_horizon);
   get("normalize_reward", c.normalize_reward); get("reward_clip", c.reward_clip);
+  get("group_center", c.group_center);
   get("missing_eos_penalty", c.missing_eos_penalty); get("gamma", c.gamma); get("lam", c.lam);
   get("whiten_advantages", c.whiten_advantages); get("ppo_epochs", c.ppo_epochs); get("mini_batch", c.mini_batch);
   get("micro_batch", c.micro_batch); get("clip_eps", c.clip_eps); get("value_clip_eps", c.value_clip_eps);

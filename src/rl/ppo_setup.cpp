@@ -56,6 +56,8 @@ void add_ppo_flags(Flags& f) {
       .add("kl-horizon", num(d.kl_horizon), "adaptive controller horizon (samples)")
       .add_bool("no-normalize-reward", "use raw reward-model scores (default: normalised by the stored mean/std)")
       .add("reward-clip", num(d.reward_clip), "clip scores to [-c, c]; 0 = off")
+      .add_bool("group-center",
+                "ppo: subtract each prompt's mean score over its --samples-per-prompt responses (needs k >= 2)")
       .add("missing-eos-penalty", num(d.missing_eos_penalty),
            "added to the score of responses that hit --max-new-tokens without an end token (e.g. -1)")
       .add("gamma", num(d.gamma), "discount")
@@ -108,6 +110,7 @@ PpoConfig ppo_config_from_flags(const Flags& f) {
   c.kl_horizon = f.num("kl-horizon");
   c.normalize_reward = !f.flag("no-normalize-reward");
   c.reward_clip = f.num("reward-clip");
+  c.group_center = f.flag("group-center");
   c.missing_eos_penalty = f.num("missing-eos-penalty");
   c.gamma = f.num("gamma");
   c.lam = f.num("lam");

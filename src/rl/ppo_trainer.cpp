@@ -277,6 +277,10 @@ nlohmann::json PpoTrainer::iterate(const std::vector<std::string>& prompts, std:
     shaped[i] = s;
   }
   auto scores = torch::tensor(shaped, torch::kFloat);
+  // Rows come in groups of k per prompt (rollout order); only PPO needs this, the critic-free
+  // algorithms take their baseline from the group anyway.
+  if (cfg_.group_center && algo_ == Algo::Ppo)
+    scores = center_per_group(scores.view({-1, cfg_.samples_per_prompt})).reshape({-1});
   const double t2 = now_s();
 
   // One forward each over prompt + response: the reference and the value model. The "old" policy

@@ -16,6 +16,21 @@ const char* kRewardConfig = "reward_config.json";
 const char* kEnsemble = "ensemble.json";
 
 std::string member_dir(const std::string& dir, int i) { return io::join_path(dir, "member_" + std::to_string(i)); }
+
+// Turns on the likelihood term a reward_config.json describes; mode "ref" also loads its frozen
+// reference model (`lm_reference`, else `base`) onto `dev`.
+void attach_lm_term(RewardNet& net, const RewardModelInfo& info, const std::string& dir, torch::Device dev) {
+  if (!info.lm_term) return;
+  LmMode mode = parse_lm_mode(info.lm_mode);
+  net->enable_lm_term(info.lm_coef, mode);
+  if (mode != LmMode::Ref) return;
+  const std::string ref = info.lm_reference.empty() ? info.base : info.lm_reference;
+  const std::string where = io::join_path(dir, kRewardConfig);
+  if (ref.empty()) throw Error(where + ": \"lm_mode\" is \"ref\" but neither \"lm_reference\" nor \"base\" names a model");
+  if (!io::dir_exists(ref))
+    throw Error(where + ": the likelihood term's reference model \"" + ref + "\" (lm_reference/base) was not found");
+  net->set_lm_reference(load_checkpoint(ref, dev).model);
+}
 }  // namespace
 
 void save_reward_model(const std::string& dir, RewardNet& net, const Tokenizer& tok, const RewardModelInfo& info) {
@@ -24,6 +39,7 @@ void save_reward_model(const std::string& dir, RewardNet& net, const Tokenizer& 
   RewardModelInfo saved = info;  // the likelihood coefficient is the net's current (learned) value
   saved.lm_term = net->has_lm_term();
   saved.lm_coef = net->lm_coef();
+  if (saved.lm_term) saved.lm_mode = to_string(net->lm_mode());
   write_checkpoint_files(dir, net->trunk, &tok, &head, {{kRewardConfig, saved.to_json()}});
 }
 
@@ -38,7 +54,8 @@ void load_reward_weights(const std::string& dir, RewardNet& net) {
   auto it = c.extra.find(kRewardConfig);
   if (it != c.extra.end()) {
     RewardModelInfo info = RewardModelInfo::from_json(it->second, io::join_path(dir, kRewardConfig));
-    if (info.lm_term) net->enable_lm_term(info.lm_coef);
+    torch::Device dev = net->trunk->parameters().empty() ? torch::Device(torch::kCPU) : net->trunk->parameters()[0].device();
+    attach_lm_term(net, info, dir, dev);
   }
 }
 
@@ -101,7 +118,7 @@ RewardModel RewardModel::load(const std::string& dir, const std::string& device)
       throw Error(d + ": ensemble members must share one vocabulary");
     }
     RewardNet net(c.model, c.head);
-    if (info.lm_term) net->enable_lm_term(info.lm_coef);
+    attach_lm_term(net, info, d, dev);
     net->eval();
     nets.push_back(net);
     infos.push_back(info);

@@ -21,6 +21,31 @@ RewardNetImpl::RewardNetImpl(Transformer t, ScalarHead h) {
   head = register_module("head", std::move(h));
 }
 
+LmMode parse_lm_mode(const std::string& name) {
+  if (name == "sum") return LmMode::Sum;
+  if (name == "mean") return LmMode::Mean;
+  if (name == "ref") return LmMode::Ref;
+  throw Error("--lm-mode: unknown likelihood mode \"" + name + "\" (allowed: sum|mean|ref)");
+}
+
+std::string to_string(LmMode m) {
+  switch (m) {
+    case LmMode::Sum: return "sum";
+    case LmMode::Mean: return "mean";
+    case LmMode::Ref: return "ref";
+  }
+  return "sum";
+}
+
+torch::Tensor RewardNetImpl::response_logprob(Transformer& lm, const torch::Tensor& h, const torch::Tensor& tokens,
+                                              const torch::Tensor& in_response) {
+  const int64_t T = tokens.size(1);
+  // Position j predicts token j + 1.
+  auto logp = lm->lm_head(h.narrow(1, 0, T - 1)).to(torch::kFloat).log_softmax(-1);        // (N, T-1, V)
+  auto tok_lp = logp.gather(2, tokens.narrow(1, 1, T - 1).unsqueeze(-1)).squeeze(-1);       // (N, T-1)
+  return (tok_lp * in_response).sum(1);                                                      // (N)
+}
+
 torch::Tensor RewardNetImpl::forward(const torch::Tensor& tokens, const torch::Tensor& last_index,
                                      const torch::Tensor& response_start) {
   TORCH_CHECK(tokens.dim() == 2 && last_index.dim() == 1 && last_index.size(0) == tokens.size(0),
@@ -34,16 +59,23 @@ torch::Tensor RewardNetImpl::forward(const torch::Tensor& tokens, const torch::T
   if (!response_start.defined() || response_start.numel() != tokens.size(0))
     throw Error("RewardNet: the likelihood term needs each row's response start");
   const int64_t T = tokens.size(1);
-  // Position j predicts token j + 1; a response token t counts when start <= t <= last (its EOS).
-  auto logp = trunk->lm_head(h.narrow(1, 0, T - 1)).to(torch::kFloat).log_softmax(-1);  // (N, T-1, V)
-  auto tok_lp = logp.gather(2, tokens.narrow(1, 1, T - 1).unsqueeze(-1)).squeeze(-1);      // (N, T-1)
-  auto target = torch::arange(1, T, rows.options()).unsqueeze(0);                           // (1, T-1)
-  auto in_response = (target >= response_start.to(tokens.device()).unsqueeze(1)) & (target <= last_idx.unsqueeze(1));
-  auto sum_lp = (tok_lp * in_response.to(torch::kFloat)).sum(1);                            // (N)
-  return r + lm_coef_ * sum_lp;
+  // A response token t counts when start <= t <= last (its EOS).
+  auto target = torch::arange(1, T, rows.options()).unsqueeze(0);  // (1, T-1)
+  auto in_response =
+      ((target >= response_start.to(tokens.device()).unsqueeze(1)) & (target <= last_idx.unsqueeze(1))).to(torch::kFloat);
+  auto lp = response_logprob(trunk, h, tokens, in_response);
+  if (lm_mode_ == LmMode::Mean) {
+    lp = lp / in_response.sum(1).clamp_min(1.0);
+  } else if (lm_mode_ == LmMode::Ref) {
+    if (lm_ref_.is_empty()) throw Error("RewardNet: likelihood mode \"ref\" needs its reference model");
+    torch::NoGradGuard ng;  // the reference is frozen: a constant per row
+    lp = lp - response_logprob(lm_ref_, lm_ref_->hidden(tokens), tokens, in_response);
+  }
+  return r + lm_coef_ * lp;
 }
 
-void RewardNetImpl::enable_lm_term(double init) {
+void RewardNetImpl::enable_lm_term(double init, LmMode mode) {
+  lm_mode_ = mode;
   torch::Device dev = trunk->parameters().empty() ? torch::Device(torch::kCPU) : trunk->parameters()[0].device();
   if (lm_coef_.defined()) {
     torch::NoGradGuard ng;
@@ -51,6 +83,13 @@ void RewardNetImpl::enable_lm_term(double init) {
     return;
   }
   lm_coef_ = register_parameter("lm_coef", torch::full({}, init, torch::TensorOptions().dtype(torch::kFloat).device(dev)));
+}
+
+void RewardNetImpl::set_lm_reference(Transformer ref) {
+  if (ref.is_empty()) throw Error("RewardNet::set_lm_reference: no model");
+  ref->eval();
+  for (auto& p : ref->parameters()) p.set_requires_grad(false);
+  lm_ref_ = std::move(ref);
 }
 
 double RewardNetImpl::lm_coef() const { return lm_coef_.defined() ? lm_coef_.item<double>() : 0.0; }
@@ -74,7 +113,8 @@ nlohmann::json RewardModelInfo::to_json() const {
   return {{"normalization", stats.to_json()}, {"loss", loss},         {"ties", ties},
           {"margin_scale", margin_scale},     {"center_coef", center_coef}, {"max_len", max_len},
           {"base", base},                     {"seed", seed},
-          {"lm_term", lm_term},               {"lm_coef", lm_coef}};
+          {"lm_term", lm_term},               {"lm_coef", lm_coef},
+          {"lm_mode", lm_mode},               {"lm_reference", lm_reference}};
 }
 
 RewardModelInfo RewardModelInfo::from_json(const nlohmann::json& j, const std::string& where) {
@@ -91,6 +131,13 @@ RewardModelInfo RewardModelInfo::from_json(const nlohmann::json& j, const std::s
   i.lm_term = j.value("lm_term", false);
   i.lm_coef = j.value("lm_coef", 0.0);
   if (!std::isfinite(i.lm_coef)) throw Error(where + ": \"lm_coef\" must be finite");
+  i.lm_mode = j.value("lm_mode", std::string("sum"));
+  i.lm_reference = j.value("lm_reference", std::string());
+  try {
+    parse_lm_mode(i.lm_mode);
+  } catch (const Error&) {
+    throw Error(where + ": \"lm_mode\" must be sum, mean or ref, got \"" + i.lm_mode + "\"");
+  }
   return i;
 }
 

@@ -12,6 +12,7 @@
 #include "rlhf/data/preference_batch.h"
 #include "rlhf/io/error.h"
 #include "rlhf/io/files.h"
+#include "rlhf/model/checkpoint.h"
 #include "rlhf/model/runtime.h"
 #include "rlhf/reward/losses.h"
 #include "rlhf/train/loop.h"
@@ -28,6 +29,7 @@ void RewardTrainConfig::validate() const {
   if (margin_scale < 0) throw Error("--margin-scale: must be >= 0");
   if (center_coef < 0) throw Error("--center-coef: must be >= 0");
   if (!(lm_coef >= 0) || !std::isfinite(lm_coef)) throw Error("--lm-coef: must be a finite number >= 0");
+  parse_lm_mode(lm_mode);
   if (max_len < 0) throw Error("--max-len: must be >= 0 (0 = the model's context length)");
   if (ensemble < 1 || ensemble > 64) throw Error("--ensemble: must be in 1..64");
   if (reference_max < 1) throw Error("--reference-max: must be >= 1");
@@ -117,7 +119,12 @@ RewardTrainResult train_reward_model(const RewardTrainConfig& cfg, const std::ve
     const uint64_t seed = cfg.train.seed + static_cast<uint64_t>(m);
     torch::manual_seed(seed);
     RewardNet net = init_reward_net(cfg.model, seed);
-    if (cfg.lm_coef > 0) net->enable_lm_term(cfg.lm_coef);
+    if (cfg.lm_coef > 0) {
+      LmMode mode = parse_lm_mode(cfg.lm_mode);
+      net->enable_lm_term(cfg.lm_coef, mode);
+      // The reference of "ref" is the checkpoint the trunk starts from (frozen).
+      if (mode == LmMode::Ref) net->set_lm_reference(load_checkpoint(cfg.model, device).model);
+    }
     net->to(device);
     net->train();
     if (!max_len) {
@@ -133,6 +140,7 @@ RewardTrainResult train_reward_model(const RewardTrainConfig& cfg, const std::ve
     info.center_coef = cfg.center_coef;
     info.max_len = max_len;
     info.base = cfg.model;
+    info.lm_mode = cfg.lm_mode;
     info.seed = seed;
 
     TrainConfig tc = cfg.train;
@@ -245,6 +253,9 @@ void add_reward_train_flags(Flags& f) {
   f.add("lm-coef", "0",
         "likelihood term: reward += c * log-likelihood of the response under the trunk's LM head, c learned from this "
         "initial value; 0 = off (docs/reward.md)");
+  f.add_choice("lm-mode", "sum", {"sum", "mean", "ref"},
+               "how the likelihood term enters: sum of the response's log-probs (favours short answers), their "
+               "mean, or the sum minus the --model checkpoint's (DPO-style log(p_RM/p_ref)) (docs/reward.md)");
   f.add("max-len", "0", "longest input in tokens, prompt cut from the left; 0 = the model's context");
   f.add("ensemble", "1", "members to train (seed + i each); scoring reports their mean and std");
   f.add("reference-max", "2000", "responses used to measure the normalisation mean/std (and the training accuracy)");
@@ -262,6 +273,7 @@ RewardTrainConfig reward_train_config_from_flags(const Flags& f) {
   c.margin_scale = f.num("margin-scale");
   c.center_coef = f.num("center-coef");
   c.lm_coef = f.num("lm-coef");
+  c.lm_mode = f.str("lm-mode");
   c.max_len = f.integer("max-len");
   c.ensemble = static_cast<int>(f.integer("ensemble"));
   c.reference_max = f.integer("reference-max");

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "rlhf/io/error.h"
+#include "rlhf/rl/ppo_config.h"
 
 using namespace rlhf::rl;
 
@@ -143,6 +144,26 @@ TEST(CriticFree, RlooAndGrpo) {
   EXPECT_NEAR(g[0][0].item<double>(), -1.0, 1e-5);  // mean 2, sample std 1
   EXPECT_NEAR(g[0][2].item<double>(), 1.0, 1e-5);
   EXPECT_NEAR(g[1].abs().sum().item<double>(), 0.0, 1e-12);  // identical scores: no signal
+}
+
+TEST(CriticFree, CenterPerGroupSubtractsEachPromptsMean) {
+  auto s = t2({1, 2, 6, -3, 0, 3}, 2);
+  auto c = center_per_group(s);
+  const double want[2][3] = {{1 - 3.0, 2 - 3.0, 6 - 3.0}, {-3 - 0.0, 0 - 0.0, 3 - 0.0}};
+  for (int p = 0; p < 2; ++p)
+    for (int i = 0; i < 3; ++i) EXPECT_NEAR(c[p][i].item<double>(), want[p][i], 1e-12);
+  EXPECT_THROW(center_per_group(t2({1, 2}, 2)), std::exception);  // one sample per prompt: no group
+}
+
+TEST(PpoConfigGroupCenter, NeedsGroupsAndRoundTrips) {
+  PpoConfig c;
+  c.group_center = true;
+  c.samples_per_prompt = 1;
+  EXPECT_THROW(c.validate(), std::exception);
+  c.samples_per_prompt = 2;
+  EXPECT_NO_THROW(c.validate());
+  EXPECT_TRUE(PpoConfig::from_json(c.to_json()).group_center);
+  EXPECT_FALSE(PpoConfig::from_json(PpoConfig().to_json()).group_center);
 }
 
 TEST(KlController, AdaptiveUpdate) {

@@ -28,6 +28,17 @@ namespace rlhf::reward {
 // learned scalar. A small trunk fine-tuned on a few thousand comparisons loses much of what it
 // knew as a language model (which answer is right); the term keeps that knowledge in the
 // reward's reach. Costs one LM-head projection per position.
+//
+// How the log-probabilities enter (`--lm-mode`, LmMode): `sum` (the plain sequence
+// log-likelihood; every extra token lowers it, so a policy optimised against it learns to answer
+// short), `mean` (per response token, EOS included: no length incentive), `ref` (the sum minus the
+// same sum under a frozen reference model, usually the checkpoint the trunk started from: the
+// DPO-style implicit reward c * log(p_RM / p_ref), zero wherever preference training left the
+// language model unchanged).
+enum class LmMode { Sum, Mean, Ref };
+LmMode parse_lm_mode(const std::string& name);  // "sum" | "mean" | "ref"; throws naming --lm-mode
+std::string to_string(LmMode m);
+
 class RewardNetImpl : public torch::nn::Module {
  public:
   explicit RewardNetImpl(const ModelConfig& cfg);
@@ -38,14 +49,25 @@ class RewardNetImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& last_index,
                         const torch::Tensor& response_start = {});
   // Turns the likelihood term on with coefficient `init` (a registered, trainable parameter).
-  void enable_lm_term(double init);
+  void enable_lm_term(double init, LmMode mode = LmMode::Sum);
   bool has_lm_term() const { return lm_coef_.defined(); }
   double lm_coef() const;  // 0 when off
+  LmMode lm_mode() const { return lm_mode_; }
+  // The frozen reference of LmMode::Ref (not a registered submodule: neither trained nor saved
+  // with the reward model). Required before forward() in that mode.
+  void set_lm_reference(Transformer ref);
+  bool has_lm_reference() const { return !lm_ref_.is_empty(); }
   Transformer trunk{nullptr};
   ScalarHead head{nullptr};
 
  private:
+  // Sum over response tokens (start <= t <= last) of log p(t | <t) under `lm`, (N) float; h are
+  // lm's hidden states of `tokens`.
+  torch::Tensor response_logprob(Transformer& lm, const torch::Tensor& h, const torch::Tensor& tokens,
+                                 const torch::Tensor& in_response);
   torch::Tensor lm_coef_;  // () float, undefined when the term is off
+  LmMode lm_mode_ = LmMode::Sum;
+  Transformer lm_ref_{nullptr};
 };
 TORCH_MODULE(RewardNet);
 
@@ -69,6 +91,8 @@ struct RewardModelInfo {
   int64_t max_len = 0;               // longest input used in training (prompt cut from the left)
   bool lm_term = false;              // reward includes lm_coef * response log-likelihood (RewardNetImpl)
   double lm_coef = 0.0;              // its learned coefficient
+  std::string lm_mode = "sum";       // how the log-likelihood enters: sum | mean | ref (LmMode)
+  std::string lm_reference;          // ref mode: the reference checkpoint folder (empty = `base`)
   std::string base;                  // checkpoint the trunk was initialised from
   uint64_t seed = 0;                 // training seed
   nlohmann::json to_json() const;

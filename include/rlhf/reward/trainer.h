@@ -27,6 +27,7 @@ struct RewardTrainConfig {
   double margin_scale = 0.0;      // margin = margin_scale * record margin/strength (Llama 2); 0 = no margin
   double center_coef = 0.0;       // centring penalty weight (mean reward per record pushed to 0); 0 = off
   double lm_coef = 0.0;           // initial coefficient of the learned likelihood term (RewardNetImpl); 0 = off
+  std::string lm_mode = "sum";    // how it enters: "sum" | "mean" | "ref" (reference = `model`) (LmMode)
   int64_t max_len = 0;            // longest input in tokens (prompt cut from the left); 0 = model max_seq
   int ensemble = 1;               // members; member i uses seed + i (head init and data order)
   int64_t reference_max = 2000;   // responses of the reference set used for normalisation statistics

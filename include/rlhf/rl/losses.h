@@ -68,6 +68,10 @@ double explained_variance(const torch::Tensor& values, const torch::Tensor& retu
 //  RLOO (Ahmadian et al. 2024): A_i = s_i - mean_{j != i} s_j.
 //  GRPO (Shao et al. 2024): A_i = (s_i - mean(s)) / (std(s) + eps), std unbiased over the group.
 torch::Tensor rloo_advantages(const torch::Tensor& scores);
+// scores (P, k) -> scores minus their row (prompt group) mean: PPO's per-prompt centring
+// (PpoConfig::group_center). A reward model compares responses to one prompt; its offsets across
+// prompts carry little (docs/reward.md), and a value model would have to learn them per prompt.
+torch::Tensor center_per_group(const torch::Tensor& scores);
 torch::Tensor grpo_advantages(const torch::Tensor& scores, double eps = 1e-6);
 
 // KL controllers (Ziegler et al. 2019). beta() is the current KL coefficient.

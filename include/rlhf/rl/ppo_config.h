@@ -32,6 +32,7 @@ struct PpoConfig {
   // --- reward shaping
   bool normalize_reward = true;      // reward models: use their stored mean/std (score = (r - mean) / std)
   double reward_clip = 5.0;          // clip scores to [-c, c] after normalisation; 0 = off
+  bool group_center = false;         // PPO: subtract each prompt's mean shaped score over its k samples (k >= 2)
   double missing_eos_penalty = 0.0;  // added to the score of responses that hit the limit without an end token (e.g. -1)
   // --- advantages and losses
   double gamma = 1.0;                // discount per token
