@@ -74,6 +74,13 @@ void run_ops(BenchContext& ctx) {
       report(ctx, attn, calls_per_s(ours, ctx.opts.quick), ctx.opts.reference ? calls_per_s(ref, ctx.opts.quick) : 0,
              "causal attention forward + backward");
       if (ctx.opts.profile) std::cout << op_profile(ours, 12);
+      // q, k, v as the model slices them out of one (B, T, 3H, D) projection (strided heads).
+      auto qkv = torch::randn({s.B, s.T, 3 * s.H, D}, torch::requires_grad());
+      auto sq = qkv.narrow(2, 0, s.H).transpose(1, 2), sk = qkv.narrow(2, s.H, s.H).transpose(1, 2),
+           sv = qkv.narrow(2, 2 * s.H, s.H).transpose(1, 2);
+      auto strided = [&] { kernels::train_attention(sq, sk, sv, true, {}, {}, scale).backward(go); };
+      report(ctx, attn + "/strided", calls_per_s(strided, ctx.opts.quick), calls_per_s(ours, ctx.opts.quick),
+             "causal attention on heads sliced from a fused projection; reference = ours on contiguous heads");
       // The same with left padding (PPO's batches of prompts) and with packed documents (SFT):
       // masks generated per key inside the kernel.
       auto km = torch::ones({s.B, s.T}, torch::kLong);

@@ -16,11 +16,6 @@ namespace rlhf::kernels {
 // CPU, and not inside a bf16 autocast region (autocast decides the dtype of matrix products
 // there). RLHF_TRAIN_OPS=0 in the environment turns them off (the op-by-op graph is then used).
 bool train_ops_apply(const at::Tensor& x);
-// Limits OpenMP to one active level of parallelism for the whole process. oneDNN's sgemm called
-// inside an at::parallel_for task would otherwise open a nested team on every call: with 2 cores,
-// 4 threads and passive waiting, the fused attention ran 1.6x slower on 2 threads than on 1.
-// Called by init_runtime and by the fused attention (idempotent).
-void disable_nested_openmp();
 // True unless RLHF_TRAIN_OPS=0 or set_train_ops_enabled(false) switched the fused operators off.
 bool train_ops_enabled();
 // Switches the fused operators on or off for the whole process (tests compare both paths).

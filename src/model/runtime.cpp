@@ -3,14 +3,12 @@
 
 #include <thread>
 
-#include "kernels/train_ops.h"
 #include "rlhf/io/error.h"
 
 namespace rlhf {
 
 void init_runtime(const RuntimeOptions& opts) {
   at::globalContext().setFlushDenormal(true);
-  kernels::disable_nested_openmp();
   int n = opts.threads > 0 ? opts.threads : static_cast<int>(std::thread::hardware_concurrency());
   if (n > 0) torch::set_num_threads(n);
   parse_device(opts.device);

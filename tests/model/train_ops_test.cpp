@@ -217,3 +217,17 @@ TEST(TrainOps, TokenLogprobsMatchLogSoftmaxGather) {
   EXPECT_NEAR(kernels::train_token_logprobs(two, torch::tensor({1}, torch::kLong)).item<double>(), std::log(0.75), 1e-6);
   EXPECT_THROW(kernels::train_token_logprobs(two, torch::tensor({2}, torch::kLong)), std::exception);
 }
+
+TEST(TrainOps, AttentionLeavesTheThreadCountAlone) {
+  // The attention runs its small products single-threaded inside its own tasks; the calling
+  // thread's setting (every later matmul's thread count) must come back unchanged.
+  const int before = at::get_num_threads();
+  at::set_num_threads(2);
+  auto q = torch::randn({2, 2, 70, 8}, torch::requires_grad());
+  kernels::train_attention(q, q, q, true, {}, {}, 0.3).sum().backward();
+  EXPECT_EQ(at::get_num_threads(), 2);
+  at::set_num_threads(1);
+  kernels::train_attention(q, q, q, true, {}, {}, 0.3).sum().backward();
+  EXPECT_EQ(at::get_num_threads(), 1);
+  at::set_num_threads(before);
+}
