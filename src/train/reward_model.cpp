@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "kernels/train_ops.h"
 #include "rlhf/data/preference_batch.h"
 #include "rlhf/io/error.h"
 #include "rlhf/reward/reward_model.h"
@@ -40,10 +41,22 @@ std::string to_string(LmMode m) {
 torch::Tensor RewardNetImpl::response_logprob(Transformer& lm, const torch::Tensor& h, const torch::Tensor& tokens,
                                               const torch::Tensor& in_response) {
   const int64_t T = tokens.size(1);
-  // Position j predicts token j + 1.
-  auto logp = lm->lm_head(h.narrow(1, 0, T - 1)).to(torch::kFloat).log_softmax(-1);        // (N, T-1, V)
-  auto tok_lp = logp.gather(2, tokens.narrow(1, 1, T - 1).unsqueeze(-1)).squeeze(-1);       // (N, T-1)
-  return (tok_lp * in_response).sum(1);                                                      // (N)
+  // Position j predicts token j + 1. Only positions from the batch's earliest response token on
+  // go through the LM head (the prompt's positions would be multiplied by 0 anyway).
+  auto used = in_response.amax(0).nonzero();
+  if (used.numel() == 0) return torch::zeros({tokens.size(0)}, h.options().dtype(torch::kFloat));
+  const int64_t p0 = used[0][0].item<int64_t>(), L = T - 1 - p0;
+  auto logits = lm->lm_head(h.narrow(1, p0, L)).to(torch::kFloat);  // (N, L, V)
+  auto targets = tokens.narrow(1, p0 + 1, L);                        // (N, L)
+  auto mask = in_response.narrow(1, p0, L);                          // (N, L)
+  auto flat = logits.reshape({-1, logits.size(-1)});
+  if (kernels::token_logprobs_apply(flat)) {
+    // Positions outside a row's response get an ignored target: 0 and no gradient.
+    auto t = torch::where(mask > 0, targets, torch::full_like(targets, -100)).reshape({-1});
+    return kernels::train_token_logprobs(flat, t).view(mask.sizes()).sum(1);
+  }
+  auto tok_lp = logits.log_softmax(-1).gather(2, targets.unsqueeze(-1)).squeeze(-1);  // (N, L)
+  return (tok_lp * mask).sum(1);                                                       // (N)
 }
 
 torch::Tensor RewardNetImpl::forward(const torch::Tensor& tokens, const torch::Tensor& last_index,
@@ -155,6 +168,8 @@ std::vector<double> RewardModel::score_tokens(const std::vector<std::vector<int6
   if (starts && starts->size() != seqs.size()) throw Error("RewardModel::score_tokens: one response start per sequence");
   if (batch_size < 1) throw Error("--batch-size must be >= 1");
   auto& net = const_cast<RewardNet&>(members_.at(member));
+  if (net->has_lm_term() && !starts)
+    throw Error("RewardModel::score_tokens: this model's likelihood term needs response starts");
   bool was_training = net->is_training();
   net->eval();
   torch::NoGradGuard no_grad;
@@ -173,7 +188,6 @@ std::vector<double> RewardModel::score_tokens(const std::vector<std::vector<int6
       row_starts.push_back(starts ? (*starts)[order[i]] : 0);
     }
     auto batch = data::collate_sequences(rows, pad, &row_starts);
-    if (net->has_lm_term() && !starts) throw Error("RewardModel::score_tokens: this model's likelihood term needs response starts");
     auto r = net->forward(batch.tokens.to(device_), batch.last_index.to(device_), batch.response_start.to(device_))
                  .to(torch::kCPU)
                  .to(torch::kDouble);

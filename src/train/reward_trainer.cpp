@@ -62,18 +62,17 @@ std::vector<data::PreferenceGroup> cap(const std::vector<data::PreferenceGroup>&
 
 RewardStats measure_reward_stats(RewardModel& model, int member, const std::vector<data::PreferenceGroup>& groups,
                                  int64_t max_items, const std::string& label) {
-  std::vector<std::vector<int64_t>> seqs;
-  std::vector<int64_t> starts;
+  std::vector<std::string> prompts, responses;
   for (const auto& g : groups)
     for (const auto& r : g.responses) {
-      if (static_cast<int64_t>(seqs.size()) >= max_items) break;
-      starts.push_back(0);
-      seqs.push_back(data::encode_reward_input(*model.tokenizer(), g.prompt, r, model.max_len(), nullptr, &starts.back()));
+      if (static_cast<int64_t>(prompts.size()) >= max_items) break;
+      prompts.push_back(g.prompt);
+      responses.push_back(r);
     }
   RewardStats s;
   s.reference = label;
-  if (seqs.empty()) return s;
-  auto r = model.score_tokens(seqs, member, 32, &starts);
+  if (prompts.empty()) return s;
+  const auto r = model.score(prompts, responses, 32).members.at(member);  // raw scores of that member
   double mean = std::accumulate(r.begin(), r.end(), 0.0) / r.size(), ss = 0;
   for (double v : r) ss += (v - mean) * (v - mean);
   s.mean = mean;

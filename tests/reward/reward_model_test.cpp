@@ -11,6 +11,7 @@
 #include "rlhf/data/preference_batch.h"
 #include "rlhf/reward/losses.h"
 #include "rlhf/reward/reward_model.h"
+#include "rlhf/reward/trainer.h"
 #include "rlhf/train/trainer.h"
 
 using namespace rlhf;
@@ -170,4 +171,26 @@ TEST(RewardTraining, LossFallsAndAccuracyRisesOnTinyModel) {
   auto [acc1, loss1] = accuracy_and_loss();
   EXPECT_LT(loss1, loss0 * 0.5) << "loss " << loss0 << " -> " << loss1;
   EXPECT_GE(acc1, 0.95) << "accuracy " << acc0 << " -> " << acc1;
+}
+
+TEST(RewardModel, StoredStatisticsAreTheRawScoresMeanAndStd) {
+  torch::manual_seed(21);
+  reward::RewardNet a(tiny_config());
+  reward::RewardModelInfo info;
+  reward::RewardModel rm({a}, {info}, bytes(), 64);
+  std::vector<data::PreferenceGroup> groups(2);
+  groups[0].prompt = "Q one";
+  groups[0].responses = {" alpha", " be", " gamma ray"};
+  groups[1].prompt = "Q two";
+  groups[1].responses = {" x", " yes indeed"};
+  // At most 4 responses, in file order: the first group's three and the second group's first.
+  auto st = reward::measure_reward_stats(rm, 0, groups, 4, "reference set");
+  auto raw = rm.score({"Q one", "Q one", "Q one", "Q two"}, {" alpha", " be", " gamma ray", " x"}).members[0];
+  const double mean = std::accumulate(raw.begin(), raw.end(), 0.0) / 4;
+  double ss = 0;
+  for (double v : raw) ss += (v - mean) * (v - mean);
+  EXPECT_EQ(st.n, 4);
+  EXPECT_NEAR(st.mean, mean, 1e-9);
+  EXPECT_NEAR(st.stdev, std::sqrt(ss / 4), 1e-9);
+  EXPECT_EQ(st.reference, "reference set");
 }
