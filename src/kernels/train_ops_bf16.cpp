@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "kernels/vec.h"
+#include "kernels/train_vec.h"
 #include "rlhf/io/error.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -221,30 +221,16 @@ at::Tensor rows_to_bf16(const at::Tensor& t, at::Tensor* colsum = nullptr) {
 
 // ---- GELU (tanh form) around a bf16 linear ------------------------------------------------
 
-constexpr float kGeluK0 = 0.7978845608028654f, kGeluK1 = 0.044715f;  // sqrt(2/pi), cubic coefficient
-
-// a (M, N) = gelu_tanh(u), rows in parallel (vec.h's AVX-512 kernel).
+// a (M, N) = gelu_tanh(u), rows in parallel (train_vec.h's kernel).
 at::Tensor gelu_rows(const at::Tensor& u) {
   const int64_t M = u.size(0), N = u.size(1);
   auto a = at::empty_like(u);
   const float* src = u.data_ptr<float>();
   float* dst = a.data_ptr<float>();
   at::parallel_for(0, M, std::max<int64_t>(1, 32768 / std::max<int64_t>(N, 1)), [&](int64_t begin, int64_t end) {
-    std::memcpy(dst + begin * N, src + begin * N, static_cast<size_t>((end - begin) * N) * sizeof(float));
-    gelu_tanh_inplace(dst + begin * N, (end - begin) * N);
+    gelu_tanh_forward(src + begin * N, dst + begin * N, (end - begin) * N);
   });
   return a;
-}
-
-// gu = ga * gelu_tanh'(u) for one row of n, with gelu_tanh(u) = u sigmoid(2 s), s = k0 (u + k1 u^3):
-// gelu' = sig + 2 u sig (1 - sig) k0 (1 + 3 k1 u^2). e holds n floats of scratch.
-void gelu_grad_row(const float* u, const float* ga, float* gu, float* e, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) gu[j] = kGeluK0 * (u[j] + kGeluK1 * u[j] * u[j] * u[j]);  // s
-  exp_shifted(gu, n, 0.0f, -2.0f, e);                                                    // exp(-2 s)
-  for (int64_t j = 0; j < n; ++j) {
-    const float x = u[j], sig = 1.0f / (1.0f + e[j]);
-    gu[j] = ga[j] * (sig + 2.0f * x * sig * (1.0f - sig) * kGeluK0 * (1.0f + 3.0f * kGeluK1 * x * x));
-  }
 }
 
 // gu = ga * gelu'(u) (both (M, N)) rounded to bf16 in one pass, with the fp32 column sums of gu
@@ -262,9 +248,9 @@ at::Tensor gelu_grad_to_bf16(const at::Tensor& u, const at::Tensor& ga_in, at::T
     const int64_t tid = at::get_thread_num();
     TORCH_CHECK(tid < threads, "gelu_grad_to_bf16: thread ", tid, " of ", threads);
     float* sum = colsum ? partial.data_ptr<float>() + tid * N : nullptr;
-    std::vector<float> gu(static_cast<size_t>(N)), e(static_cast<size_t>(N));
+    std::vector<float> gu(static_cast<size_t>(N));
     for (int64_t i = begin; i < end; ++i) {
-      gelu_grad_row(pu + i * N, pg + i * N, gu.data(), e.data(), N);
+      gelu_tanh_backward(pu + i * N, pg + i * N, gu.data(), N);
       cvt_row(gu.data(), dst + i * N, N, sum);
     }
   });

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/train_vec.h"
+
 // The shared AVX-512 helpers, compiled for that target (used only inside the AVX-512 regions below).
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx2")
@@ -23,8 +25,9 @@ bool has_avx512() {
 }
 
 #pragma GCC push_options
-// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_*); not our code.
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_*, the reductions); not our code.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx2")
 
 namespace {
@@ -60,19 +63,6 @@ int64_t argmax_512(const float* x, int64_t n) {
   for (int64_t j = 0; j < n; ++j)
     if (x[j] == m) return j;
   return 0;  // only reached with NaNs
-}
-
-void gelu_512(float* x, int64_t n) {
-  // gelu_tanh(x) = 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3)
-  const __m512 c = _mm512_set1_ps(-2.0f * 0.7978845608028654f), c3 = _mm512_set1_ps(0.044715f),
-               one = _mm512_set1_ps(1.0f);
-  for (int64_t i = 0; i < n; i += 16) {
-    __mmask16 m = tail_mask(n - i);
-    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-    __m512 inner = _mm512_mul_ps(c, _mm512_fmadd_ps(_mm512_mul_ps(c3, v), _mm512_mul_ps(v, v), v));
-    __m512 r = _mm512_div_ps(v, _mm512_add_ps(one, exp512(inner)));
-    _mm512_mask_storeu_ps(x + i, m, r);
-  }
 }
 
 void silu_mul_512(float* g, const float* u, int64_t n) {
@@ -209,13 +199,7 @@ int64_t argmax(const float* x, int64_t n) {
   return best;
 }
 
-void gelu_tanh_inplace(float* x, int64_t n) {
-  if (has_avx512()) return gelu_512(x, n);
-  for (int64_t i = 0; i < n; ++i) {
-    float v = x[i];
-    x[i] = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-  }
-}
+void gelu_tanh_inplace(float* x, int64_t n) { gelu_tanh_forward(x, x, n); }
 
 void silu_mul_inplace(float* g, const float* u, int64_t n) {
   if (has_avx512()) return silu_mul_512(g, u, n);

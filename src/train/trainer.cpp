@@ -15,10 +15,10 @@ namespace rlhf {
 
 AutocastGuard::AutocastGuard(bool on) : on_(on) {
   if (!on_) return;
-  // The fused training operators do their own bf16 matmuls where they apply (probed with an fp32
-  // CPU tensor: RLHF_TRAIN_OPS not 0, and not already inside an outer autocast region); the
-  // Transformer lifts autocast around them. Autocast covers everything else.
-  if (kernels::train_ops_apply(at::empty({0}, at::kFloat)))
+  // The fused training operators do their own bf16 matmuls where they apply (RLHF_TRAIN_OPS not 0,
+  // and not already inside an outer autocast region); the Transformer lifts autocast around them.
+  // Autocast covers everything else.
+  if (kernels::train_ops_enabled() && !at::autocast::is_cpu_enabled())
     matmul_ = std::make_unique<kernels::TrainMatmulDtypeGuard>(at::kBFloat16);
   prev_enabled_ = at::autocast::is_cpu_enabled();
   prev_dtype_ = at::autocast::get_autocast_cpu_dtype();
