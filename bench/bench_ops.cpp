@@ -9,6 +9,7 @@
 
 #include "bench.h"
 #include "kernels/train_ops.h"
+#include "kernels/train_ops_bf16.h"
 
 namespace rlhf::bench {
 namespace {
@@ -93,6 +94,35 @@ void run_ops(BenchContext& ctx) {
       report(ctx, attn + "/packed", calls_per_s(packed, ctx.opts.quick), calls_per_s(ours, ctx.opts.quick),
              "packed causal attention forward + backward; reference = ours without packing");
     }
+  }
+  // bf16 linear layers (oneDNN bf16 products, fp32 master weight and activations) on PPO's
+  // GPT-2-small update shapes (16 rows x 96 tokens; the LM head over the 64 response positions),
+  // forward + backward, beside libtorch's bf16 matmul (x and w cast to bf16, autograd) in the same
+  // process; GFLOP/s of both printed.
+  struct Lin {
+    const char* name;
+    int64_t M, K, N;
+  };
+  for (const Lin& l : {Lin{"qkv", 1536, 768, 2304}, Lin{"up", 1536, 768, 3072}, Lin{"down", 1536, 3072, 768},
+                       Lin{"lm-head", 1024, 768, 50257}}) {
+    const std::string name = std::string("ops/linear-bf16/") + l.name;
+    if (!ctx.wanted(name)) continue;
+    torch::manual_seed(0);
+    auto x = torch::randn({l.M, l.K}, torch::requires_grad());
+    auto w = (torch::randn({l.N, l.K}) * 0.02).requires_grad_();
+    auto gy = torch::randn({l.M, l.N});
+    auto ours = [&] {
+      kernels::TrainMatmulDtypeGuard g(torch::kBFloat16);
+      kernels::train_linear_bf16(x, w, {}).backward(gy);
+    };
+    auto ref = [&] {
+      torch::linear(x.to(torch::kBFloat16), w.to(torch::kBFloat16)).to(torch::kFloat).backward(gy);
+    };
+    const double flop = 6.0 * l.M * l.K * l.N;
+    const double a = calls_per_s(ours, ctx.opts.quick), b = ctx.opts.reference ? calls_per_s(ref, ctx.opts.quick) : 0;
+    std::cout << "  " << name << ": ours " << a * flop / 1e9 << " GFLOP/s, libtorch bf16 " << b * flop / 1e9
+              << " GFLOP/s\n";
+    report(ctx, name, a, b, "bf16 linear forward + backward (input and weight gradients)");
   }
 }
 

@@ -143,6 +143,7 @@ void run_ppo_bench(BenchContext& ctx) {
                             {"ref_value", mid["time_forward"]},
                             {"update", mid["time_update"]}};
       r.extra["iteration_s"] = iter_s;
+      r.extra["logprob_gen_max_diff"] = mid["logprob_gen_max_diff"];
       r.extra["dtype"] = dtype;
       if (ctx.opts.reference) {
         nlohmann::json ref = run_reference(ctx, s.name, dtype);
@@ -166,6 +167,8 @@ void run_ppo_bench(BenchContext& ctx) {
         std::printf("  %s: ours generate %.3f  score %.3f  ref+value %.3f  update %.3f  = %.3f s/iteration\n",
                     name.c_str(), mid["time_generate"].get<double>(), mid["time_score"].get<double>(),
                     mid["time_forward"].get<double>(), mid["time_update"].get<double>(), iter_s);
+        std::printf("  %s: max |generation's - recomputed log-prob| %.2g nats\n", name.c_str(),
+                    mid["logprob_gen_max_diff"].get<double>());
         if (r.extra.contains("reference_seconds")) {
           const auto& rs = r.extra["reference_seconds"];
           std::printf(

@@ -29,6 +29,19 @@ std::vector<float> fetch(const StateMap& s, const std::string& name, bool requir
   return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
 }
 
+// A float CPU tensor of the state (the view itself when it already is one: no copy).
+torch::Tensor fetch_view(const StateMap& s, const std::string& name) {
+  auto it = s.find(name);
+  if (it == s.end() || !it->second.defined()) throw Error("decode engine: model state has no tensor \"" + name + "\"");
+  return it->second.detach().to(torch::kCPU, torch::kFloat);
+}
+
+// Packs a (K, N) view with its strides (HF Conv1D views are transposes of (out, in) weights).
+kn::PackedMatrix pack_view(const torch::Tensor& w, const std::vector<float>& bias, bool bf16, kn::ThreadPool* pool) {
+  return kn::pack_matrix(w.data_ptr<float>(), w.size(0), w.size(1), w.stride(0), w.stride(1),
+                         bias.empty() ? nullptr : bias.data(), bf16, pool);
+}
+
 struct Layer {
   std::vector<float> norm1_w, norm1_b, norm2_w, norm2_b;  // (C); biases empty for RMSNorm
   kn::PackedMatrix qkv;   // (C, (H + 2 Hkv) D): q | k | v
@@ -105,17 +118,16 @@ void DecodeEngine::Impl::load(const Transformer& model, bool bf16) {
           b.insert(b.end(), pb.begin(), pb.end());
         }
       }
-      L.qkv = kn::pack_matrix(w.data(), C, QKV, true, has_bias ? b.data() : nullptr, bf16);
-      auto o = fetch(s, p + "self_attn.o_proj.weight");
+      L.qkv = kn::pack_matrix(w.data(), C, QKV, 1, C, has_bias ? b.data() : nullptr, bf16, pool.get());
       auto ob = fetch(s, p + "self_attn.o_proj.bias", false);
-      L.proj = kn::pack_matrix(o.data(), H * D, C, true, ob.empty() ? nullptr : ob.data(), bf16);
+      L.proj = pack_view(fetch_view(s, p + "self_attn.o_proj.weight").t(), ob, bf16, pool.get());
       auto g = fetch(s, p + "mlp.gate_proj.weight"), u = fetch(s, p + "mlp.up_proj.weight");
       g.insert(g.end(), u.begin(), u.end());
       auto gb = fetch(s, p + "mlp.gate_proj.bias", false), ub = fetch(s, p + "mlp.up_proj.bias", false);
       gb.insert(gb.end(), ub.begin(), ub.end());
-      L.up = kn::pack_matrix(g.data(), C, 2 * F, true, gb.empty() ? nullptr : gb.data(), bf16);
-      auto d = fetch(s, p + "mlp.down_proj.weight"), db = fetch(s, p + "mlp.down_proj.bias", false);
-      L.down = kn::pack_matrix(d.data(), F, C, true, db.empty() ? nullptr : db.data(), bf16);
+      L.up = kn::pack_matrix(g.data(), C, 2 * F, 1, C, gb.empty() ? nullptr : gb.data(), bf16, pool.get());
+      L.down = pack_view(fetch_view(s, p + "mlp.down_proj.weight").t(), fetch(s, p + "mlp.down_proj.bias", false), bf16,
+                         pool.get());
     } else {
       const std::string p = "transformer.h." + std::to_string(i) + ".";
       L.norm1_w = fetch(s, p + "ln_1.weight");
@@ -123,24 +135,16 @@ void DecodeEngine::Impl::load(const Transformer& model, bool bf16) {
       L.norm2_w = fetch(s, p + "ln_2.weight");
       L.norm2_b = fetch(s, p + "ln_2.bias", false);
       // HF Conv1D weights are (in, out) = (K, N).
-      auto w = fetch(s, p + "attn.c_attn.weight"), b = fetch(s, p + "attn.c_attn.bias", false);
-      L.qkv = kn::pack_matrix(w.data(), C, QKV, false, b.empty() ? nullptr : b.data(), bf16);
-      w = fetch(s, p + "attn.c_proj.weight"), b = fetch(s, p + "attn.c_proj.bias", false);
-      L.proj = kn::pack_matrix(w.data(), C, C, false, b.empty() ? nullptr : b.data(), bf16);
-      w = fetch(s, p + "mlp.c_fc.weight"), b = fetch(s, p + "mlp.c_fc.bias", false);
-      L.up = kn::pack_matrix(w.data(), C, F, false, b.empty() ? nullptr : b.data(), bf16);
-      w = fetch(s, p + "mlp.c_proj.weight"), b = fetch(s, p + "mlp.c_proj.bias", false);
-      L.down = kn::pack_matrix(w.data(), F, C, false, b.empty() ? nullptr : b.data(), bf16);
+      L.qkv = pack_view(fetch_view(s, p + "attn.c_attn.weight"), fetch(s, p + "attn.c_attn.bias", false), bf16, pool.get());
+      L.proj = pack_view(fetch_view(s, p + "attn.c_proj.weight"), fetch(s, p + "attn.c_proj.bias", false), bf16, pool.get());
+      L.up = pack_view(fetch_view(s, p + "mlp.c_fc.weight"), fetch(s, p + "mlp.c_fc.bias", false), bf16, pool.get());
+      L.down = pack_view(fetch_view(s, p + "mlp.c_proj.weight"), fetch(s, p + "mlp.c_proj.bias", false), bf16, pool.get());
     }
   }
   normf_w = fetch(s, llama ? "model.norm.weight" : "transformer.ln_f.weight");
   if (!llama) normf_b = fetch(s, "transformer.ln_f.bias", false);
-  if (cfg.tie_embeddings) {
-    head = kn::pack_matrix(wte.data(), C, V, true, nullptr, bf16);
-  } else {
-    auto w = fetch(s, "lm_head.weight");
-    head = kn::pack_matrix(w.data(), C, V, true, nullptr, bf16);
-  }
+  // The LM head (V, C) read as (C, V).
+  head = pack_view(fetch_view(s, cfg.tie_embeddings ? emb : std::string("lm_head.weight")).t(), {}, bf16, pool.get());
   if (bf16) {
     // The embedding rows go through bf16 too, as in a bf16 model.
     for (auto& v : wte) v = static_cast<float>(c10::BFloat16(v));
@@ -288,10 +292,10 @@ DecodeEngine::DecodeEngine(const Transformer& model, const DecodeEngineOptions& 
   std::string why = unsupported_reason(model);
   if (!why.empty()) throw Error("decode engine: " + why);
   torch::NoGradGuard no_grad;
+  int threads = opts.threads > 0 ? opts.threads : torch::get_num_threads();
+  impl_->pool = std::make_unique<kn::ThreadPool>(threads);  // first: packing runs on it
   impl_->load(model, opts.bf16_weights);
   impl_->kv_bf16 = opts.bf16_weights;
-  int threads = opts.threads > 0 ? opts.threads : torch::get_num_threads();
-  impl_->pool = std::make_unique<kn::ThreadPool>(threads);
 }
 
 DecodeEngine::~DecodeEngine() = default;

@@ -1,5 +1,5 @@
 // generate()'s CPU fast path: one DecodeEngine slot per row (no padding), bf16 weights when the
-// model's are bf16.
+// model's are bf16 or the caller asks for them.
 #include "generation/backend.h"
 #include "rlhf/generation/decode_engine.h"
 
@@ -14,7 +14,7 @@ class FastBackend : public DecodeBackend {
       return;
     }
     DecodeEngineOptions eo;
-    eo.bf16_weights = model->parameters().begin()->scalar_type() == torch::kBFloat16;
+    eo.bf16_weights = opts.bf16_weights || model->parameters().begin()->scalar_type() == torch::kBFloat16;
     eo.threads = opts.threads;
     owned_ = std::make_unique<DecodeEngine>(model, eo);
     engine_ = owned_.get();

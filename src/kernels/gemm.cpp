@@ -219,7 +219,8 @@ Isa cpu_isa() {
 Isa active_isa() { return static_cast<Isa>(std::min(static_cast<int>(cpu_isa()), g_isa_limit.load())); }
 void set_isa_limit(Isa limit) { g_isa_limit.store(static_cast<int>(limit)); }
 
-PackedMatrix pack_matrix(const float* w, int64_t K, int64_t N, bool transposed, const float* bias, bool bf16) {
+PackedMatrix pack_matrix(const float* w, int64_t K, int64_t N, int64_t stride_k, int64_t stride_n, const float* bias,
+                         bool bf16, ThreadPool* pool) {
   PackedMatrix p;
   p.K = K;
   p.N = N;
@@ -229,22 +230,48 @@ PackedMatrix pack_matrix(const float* w, int64_t K, int64_t N, bool transposed, 
     p.b16.assign(p.panels() * K2 * 2 * kPanel, 0);
   else
     p.f32.assign(p.panels() * K * kPanel, 0.0f);
-  for (int64_t pi = 0; pi < p.panels(); ++pi) {
-    const int64_t cols = std::min<int64_t>(kPanel, N - pi * kPanel);
-    // k outer, the panel's columns inner: contiguous reads for (K, N), 16 rows in cache for (N, K).
-    for (int64_t k = 0; k < K; ++k) {
-      for (int64_t j = 0; j < cols; ++j) {
-        const int64_t n = pi * kPanel + j;
-        const float v = transposed ? w[n * K + k] : w[k * N + n];
-        if (bf16)
-          p.b16[((pi * K2 + k / 2) * kPanel + j) * 2 + (k & 1)] = to_bf16(v);
-        else
-          p.f32[(pi * K + k) * kPanel + j] = v;
+  // Destination of W[k, n] inside panel pi (column j = n - 16 pi).
+  auto put = [&](int64_t pi, int64_t k, int64_t j, float v) {
+    if (bf16)
+      p.b16[((pi * K2 + k / 2) * kPanel + j) * 2 + (k & 1)] = to_bf16(v);
+    else
+      p.f32[(pi * K + k) * kPanel + j] = v;
+  };
+  auto body = [&](int64_t p0, int64_t p1) {
+    for (int64_t pi = p0; pi < p1; ++pi) {
+      const int64_t cols = std::min<int64_t>(kPanel, N - pi * kPanel);
+      const float* base = w + pi * kPanel * stride_n;
+      if (stride_n == 1) {
+        // Rows of W contiguous along n: 16 consecutive values per k.
+        for (int64_t k = 0; k < K; ++k) {
+          const float* src = base + k * stride_k;
+          if (!bf16)
+            std::memcpy(p.f32.data() + (pi * K + k) * kPanel, src, cols * sizeof(float));
+          else
+            for (int64_t j = 0; j < cols; ++j) put(pi, k, j, src[j]);
+        }
+      } else {
+        // Columns of W contiguous along k (torch's (out, in) Linear): 16 x 16 tiles, read along k.
+        for (int64_t k0 = 0; k0 < K; k0 += 16) {
+          const int64_t kn = std::min<int64_t>(16, K - k0);
+          for (int64_t j = 0; j < cols; ++j) {
+            const float* src = base + j * stride_n + k0 * stride_k;
+            for (int64_t kk = 0; kk < kn; ++kk) put(pi, k0 + kk, j, src[kk * stride_k]);
+          }
+        }
       }
     }
-  }
+  };
+  if (pool)
+    pool->run(p.panels(), body);
+  else
+    body(0, p.panels());
   if (bias) p.bias.assign(bias, bias + N);
   return p;
+}
+
+PackedMatrix pack_matrix(const float* w, int64_t K, int64_t N, bool transposed, const float* bias, bool bf16) {
+  return transposed ? pack_matrix(w, K, N, 1, K, bias, bf16) : pack_matrix(w, K, N, N, 1, bias, bf16);
 }
 
 void matmul(const float* X, int64_t ldx, int64_t M, const PackedMatrix& W, float* Y, int64_t ldy, bool accumulate,

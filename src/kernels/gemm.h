@@ -38,6 +38,10 @@ struct PackedMatrix {
 // Packs W. `w` holds K*N floats: (K, N) row-major when transposed is false, (N, K) row-major
 // (torch Linear's (out, in)) when true. bias: N floats or null.
 PackedMatrix pack_matrix(const float* w, int64_t K, int64_t N, bool transposed, const float* bias, bool bf16);
+// The same from any strided W: W[k, n] = w[k * stride_k + n * stride_n] (a transposed view of a
+// torch weight needs no copy first); panels are packed in parallel on `pool` when given.
+PackedMatrix pack_matrix(const float* w, int64_t K, int64_t N, int64_t stride_k, int64_t stride_n, const float* bias,
+                         bool bf16, ThreadPool* pool = nullptr);
 
 // Y[m, n] (+)= sum_k X[m, k] W[k, n] + bias[n]; ldx/ldy are row strides. accumulate adds into Y.
 void matmul(const float* X, int64_t ldx, int64_t M, const PackedMatrix& W, float* Y, int64_t ldy, bool accumulate,

@@ -101,6 +101,7 @@ nlohmann::json PpoConfig::to_json() const {
           {"value_clip_eps", value_clip_eps},
           {"vf_coef", vf_coef},
           {"entropy_coef", entropy_coef},
+          {"reuse_first_forward", reuse_first_forward},
           {"ptx_coef", ptx_coef},
           {"ptx_batch", ptx_batch},
           {"sample_every", sample_every},
@@ -128,6 +129,7 @@ PpoConfig PpoConfig::from_json(const nlohmann::json& j) {
   get("whiten_advantages", c.whiten_advantages); get("ppo_epochs", c.ppo_epochs); get("mini_batch", c.mini_batch);
   get("micro_batch", c.micro_batch); get("clip_eps", c.clip_eps); get("value_clip_eps", c.value_clip_eps);
   get("vf_coef", c.vf_coef); get("entropy_coef", c.entropy_coef); get("ptx_coef", c.ptx_coef);
+  get("reuse_first_forward", c.reuse_first_forward);
   get("ptx_batch", c.ptx_batch); get("sample_every", c.sample_every); get("samples_per_log", c.samples_per_log);
   get("ratio_check_tol", c.ratio_check_tol); get("eval_every", c.eval_every); get("eval_prompts", c.eval_prompts);
   get("eval_samples", c.eval_samples);

@@ -74,7 +74,7 @@ void add_ppo_flags(Flags& f) {
       .add("ptx-batch", s(d.ptx_batch), "ptx sequences per optimiser step")
       .add("sample-every", s(d.sample_every), "write a few responses to samples.jsonl every N iterations (0 = never)")
       .add("samples-per-log", s(d.samples_per_log), "responses written each time")
-      .add("ratio-check-tol", num(d.ratio_check_tol), "warn when generation's log-probs differ from the recomputed ones by more")
+      .add("ratio-check-tol", num(d.ratio_check_tol), "warn when generation's log-probs differ from the recomputed ones by more (under --dtype bf16: at least 0.05)")
       .add("eval-every", s(d.eval_every), "held-out evaluation every N iterations (and at the end); 0 = end only")
       .add("eval-prompts", s(d.eval_prompts), "held-out prompts per evaluation")
       .add("eval-samples", s(d.eval_samples), "sampled responses per held-out prompt and model (averaged per prompt)")

@@ -96,3 +96,32 @@ TEST(PackedMatmul, RowResultDoesNotDependOnTheBatch) {
     }
   }
 }
+
+// Packing from strided views (a transposed view, a column slice of a wider matrix) on a pool
+// gives the same panels, byte for byte, as packing the contiguous copy; odd sizes leave padding.
+TEST(PackedMatmul, StridedPackingEqualsContiguousPacking) {
+  torch::manual_seed(3);
+  kn::ThreadPool pool(2);
+  for (bool bf16 : {false, true})
+    for (auto [K, N] : {std::pair<int64_t, int64_t>{37, 45}, {64, 16}, {19, 100}}) {
+      auto big = torch::randn({N + 7, K + 5});
+      auto nk = big.narrow(0, 3, N).narrow(1, 2, K);  // (N, K) view, row stride K + 5
+      auto kn_view = nk.t();                          // (K, N) view, strides (1, K + 5)
+      auto ref = kn::pack_matrix(nk.contiguous().data_ptr<float>(), K, N, true, nullptr, bf16);
+      auto got = kn::pack_matrix(kn_view.data_ptr<float>(), K, N, kn_view.stride(0), kn_view.stride(1), nullptr, bf16,
+                                 &pool);
+      EXPECT_EQ(ref.f32, got.f32) << K << "x" << N;
+      EXPECT_EQ(ref.b16, got.b16) << K << "x" << N;
+      // The (N, K) tile path against the (K, N) row path on the same values.
+      auto rows = kn::pack_matrix(kn_view.contiguous().data_ptr<float>(), K, N, false, nullptr, bf16);
+      EXPECT_EQ(rows.f32, got.f32);
+      EXPECT_EQ(rows.b16, got.b16);
+      // And (K, N) row-major rows (stride_n 1) from a slice.
+      auto kn_rows = big.t().contiguous().narrow(0, 2, K).narrow(1, 3, N);
+      auto ref2 = kn::pack_matrix(kn_rows.contiguous().data_ptr<float>(), K, N, false, nullptr, bf16);
+      auto got2 = kn::pack_matrix(kn_rows.data_ptr<float>(), K, N, kn_rows.stride(0), 1, nullptr, bf16, &pool);
+      EXPECT_EQ(ref2.f32, got2.f32);
+      EXPECT_EQ(ref2.b16, got2.b16);
+      EXPECT_FALSE(bf16 ? ref.b16.empty() : ref.f32.empty());
+    }
+}

@@ -227,6 +227,36 @@ TEST(GenerateBackends, Bf16FastPathTracksTheBf16Model) {
   }
 }
 
+// bf16_weights on an fp32 model runs the engine a bf16 copy of the model gets: with every
+// parameter already a bf16 value (so the copy holds the same numbers), the same tokens and
+// log-probs; and log-probs that differ from the fp32 engine's (the option takes effect).
+TEST(GenerateBackends, Bf16WeightsOptionEqualsTheBf16Model) {
+  auto m = tiny_model("gpt2", 4);
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : m->parameters()) p.copy_(p.to(torch::kBFloat16).to(torch::kFloat));
+  }
+  auto m16 = clone_transformer(m);
+  m16->to(torch::kBFloat16);
+  SamplingConfig c = greedy(8);
+  c.temperature = 1.0;
+  c.seed = 3;
+  GenerateOptions f, f16;
+  f.backend = f16.backend = "fast";
+  f16.bf16_weights = true;
+  auto a = generate(m, kPrompts, c, f16), b = generate(m16, kPrompts, c, f), fp = generate(m, kPrompts, c, f);
+  double moved = 0;
+  for (size_t i = 0; i < kPrompts.size(); ++i) {
+    ASSERT_EQ(a[i].tokens, b[i].tokens) << "row " << i;
+    for (size_t j = 0; j < a[i].tokens.size(); ++j) {
+      EXPECT_FLOAT_EQ(a[i].model_logprobs[j], b[i].model_logprobs[j]);
+      if (j < fp[i].tokens.size() && fp[i].tokens[j] == a[i].tokens[j])
+        moved = std::max(moved, static_cast<double>(std::abs(fp[i].model_logprobs[j] - a[i].model_logprobs[j])));
+    }
+  }
+  EXPECT_GT(moved, 1e-5);
+}
+
 TEST(GenerateErrors, RejectsBadInput) {
   auto m = tiny_model("gpt2");
   SamplingConfig c = greedy(70);  // 3 + 70 > max_seq 64

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "rlhf/io/jsonl.h"
 #include "rlhf/model/checkpoint.h"
 #include "rlhf/reward/reward_model.h"
@@ -16,7 +18,11 @@
 using namespace rlhf;
 
 namespace {
-std::string tmp(const std::string& name) { return ::testing::TempDir() + "/rm_integ_" + name; }
+// Per process: ctest runs this file's tests in parallel processes, which share the command log
+// and the base checkpoint names.
+std::string tmp(const std::string& name) {
+  return ::testing::TempDir() + "/rm_integ_" + std::to_string(getpid()) + "_" + name;
+}
 
 int run(const std::string& args, std::string* out = nullptr) {
   std::string log = tmp("cmd.log");

@@ -3,6 +3,8 @@
 // is a known function of the text (+1 per "banana"): reward rises with KL bounded.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "rl/toy.h"
 #include "rlhf/rl/ppo_trainer.h"
 #include "rlhf/rl/rules.h"
@@ -165,6 +167,60 @@ TEST(Ppo, RatioIsOneBeforeTheFirstUpdateAndParametersMove) {
   for (const char* k : {"reward", "kl", "entropy", "clip_frac", "approx_kl", "value_loss", "explained_var",
                         "response_len", "unfinished_frac", "tokens_per_s", "time_generate", "time_update"})
     EXPECT_TRUE(rec.contains(k)) << k;
+}
+
+// The first micro-batch's forward made in the reference/value phase (with its graph kept for the
+// update) must give the update the plain order gives: same losses, same parameters after it.
+// adam_eps 0.5 and lr 1 make each parameter's change ~ its gradient (Adam's first step is otherwise
+// ~ lr * sign(g), which flips on rounding for gradients near zero).
+TEST(Ppo, ReusedFirstForwardGivesThePlainUpdate) {
+  auto tok = std::make_shared<test::WordTokenizer>(test::toy_words());
+  for (const std::string dtype : {"fp32", "bf16"}) {
+    for (const char* algo : {"ppo", "rloo"}) {
+      std::map<bool, std::pair<nlohmann::json, std::vector<torch::Tensor>>> out;
+      for (bool reuse : {true, false}) {
+        PpoConfig cfg;
+        cfg.algo = algo;
+        cfg.batch_prompts = 3;
+        cfg.samples_per_prompt = 2;
+        cfg.max_new_tokens = 8;
+        cfg.mini_batch = 4;  // 6 rows: steps of 4 + 2 rows, micro-batches of 2
+        cfg.micro_batch = 2;
+        cfg.ppo_epochs = 2;
+        cfg.iterations = 2;
+        cfg.reuse_first_forward = reuse;
+        TrainConfig opt;
+        opt.lr = 1.0;
+        opt.adam_eps = 0.5;
+        opt.grad_clip = 0;
+        opt.weight_decay = 0;
+        opt.warmup_steps = 0;
+        opt.dtype = dtype;
+        auto models = toy_models(tok->vocab_size(), std::string(algo) == "ppo");
+        PpoTrainer t(cfg, opt, models, RuleReward::parse("count \"banana\" 1\n"), tok);
+        auto rec = t.iterate({"say the cat", "a dog", "say banana"});
+        std::vector<torch::Tensor> params;
+        for (auto& p : models.policy->parameters()) params.push_back(p.detach().clone());
+        if (models.value_trunk)
+          for (auto& p : models.value_trunk->parameters()) params.push_back(p.detach().clone());
+        out[reuse] = {rec, params};
+      }
+      SCOPED_TRACE(dtype + " " + algo);
+      const auto& [ra, pa] = out[true];
+      const auto& [rb, pb] = out[false];
+      const double tol = dtype == "bf16" ? 2e-3 : 2e-5;
+      for (const char* k : {"policy_loss", "approx_kl", "kl", "entropy"})
+        EXPECT_NEAR(ra[k].get<double>(), rb[k].get<double>(), tol) << k;
+      if (std::string(algo) == "ppo")
+        for (const char* k : {"value_loss", "value_mean", "explained_var"})
+          EXPECT_NEAR(ra[k].get<double>(), rb[k].get<double>(), tol) << k;
+      EXPECT_LT(ra["ratio_first_dev"].get<double>(), 1e-5);
+      ASSERT_EQ(pa.size(), pb.size());
+      double worst = 0;
+      for (size_t i = 0; i < pa.size(); ++i) worst = std::max(worst, (pa[i] - pb[i]).abs().max().item<double>());
+      EXPECT_LT(worst, dtype == "bf16" ? 1e-2 : 1e-5);
+    }
+  }
 }
 
 TEST(Ppo, ConfigValidationNamesTheFlag) {

@@ -30,6 +30,9 @@ struct GenerateOptions {
   // fraction of the current rows has finished; 0 = never compact.
   double compact_fraction = 0.25;
   int threads = 0;  // fast backend: worker threads; 0 = torch::get_num_threads()
+  // fast backend: pack fp32 weights as bf16 (products with bf16 weights and fp32 accumulation, K/V
+  // kept in bf16), the decode counterpart of bf16 training; bf16 models always run this way.
+  bool bf16_weights = false;
   // fast backend: reuse this engine instead of packing the weights again (saves ~0.1 s per
   // 100M parameters). It must have been built from `model`'s current weights.
   DecodeEngine* engine = nullptr;

@@ -45,6 +45,11 @@ struct PpoConfig {
   double value_clip_eps = 0.2;       // value clip around the rollout's values; 0 = off
   double vf_coef = 0.1;              // weight of the value loss in the joint loss
   double entropy_coef = 0.0;         // entropy bonus weight (0 = off; > 0 keeps exploring)
+  // The first optimiser step's first micro-batch is forwarded once, with autograd, in the
+  // reference/value phase and its graph serves the update (same weights, same result, one value
+  // forward and under bf16 one policy forward fewer per micro-batch). false = the plain order
+  // (tests compare the two).
+  bool reuse_first_forward = true;
   // --- PPO-ptx (InstructGPT): language-modelling loss on SFT/pretraining data
   double ptx_coef = 0.0;             // gamma of PPO-ptx; 0 = off (needs --ptx-data)
   int64_t ptx_batch = 4;             // sequences of ptx data per optimiser step

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,21 @@ class PpoTrainer {
   nlohmann::json update(const RolloutBatch& b, const torch::Tensor& old_logp, const Advantages& a,
                         UpdateChecks* chk = nullptr);
   torch::Tensor ptx_loss();  // mean LM loss over the next ptx_batch examples
+  // The order in which epoch `epoch` of this iteration visits the n rows (a seeded shuffle).
+  std::vector<int64_t> epoch_order(int64_t epoch, int64_t n) const;
+
+  // The first micro-batch of the iteration's first optimiser step, forwarded with autograd in the
+  // reference/value phase: the parameters have not moved yet, so its values (and, under bf16, its
+  // log-probs) are the "old" ones for those rows and its graph is that micro-batch's loss. The
+  // no-grad value (and bf16 old-policy) forward then covers only the other rows: no row goes
+  // through the same model twice at the same weights.
+  struct FirstMicro {
+    torch::Tensor idx;     // (n) int64 rows of the batch, in the epoch-0 order
+    RolloutBatch sub;      // those rows, trimmed (trim_padding)
+    TokenLogprobs cur;     // the policy's log-probs with graph (bf16 only; undefined otherwise)
+    torch::Tensor values;  // the value model's values with graph (PPO only)
+  };
+  std::optional<FirstMicro> first_;
 
   PpoConfig cfg_;
   Algo algo_;
