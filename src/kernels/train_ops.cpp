@@ -395,6 +395,22 @@ bool token_logprobs_apply(const at::Tensor& logits) {
          logits.stride(1) == 1 && logits.stride(0) == logits.size(1);
 }
 
+at::Tensor token_logprobs(const at::Tensor& logits, const at::Tensor& targets, at::Tensor* entropy) {
+  auto flat = logits.to(at::kFloat);
+  if (token_logprobs_apply(flat)) return train_token_logprobs(flat, targets, entropy);
+  // log_softmax + gather; ignored rows through where(), so they get no gradient either.
+  auto t = targets.to(at::kLong);
+  auto valid = t.ge(0);
+  auto lsm = at::log_softmax(flat, -1);
+  auto lp = lsm.gather(1, t.clamp_min(0).unsqueeze(1)).squeeze(1);
+  if (entropy) {
+    at::NoGradGuard ng;  // a measurement: no graph over (N, V)
+    auto l = lsm.detach();
+    *entropy = -(l.exp() * l).sum(-1);
+  }
+  return at::where(valid, lp, at::zeros_like(lp));
+}
+
 at::Tensor train_token_logprobs(const at::Tensor& logits, const at::Tensor& targets, at::Tensor* entropy) {
   if (logits.dim() != 2 || targets.dim() != 1 || targets.size(0) != logits.size(0))
     throw Error("train_token_logprobs: logits must be (N, V) and targets (N)");

@@ -44,6 +44,11 @@ at::Tensor train_gelu(const at::Tensor& x);
 // When `entropy` is given it receives the entropy of every row's distribution (N), computed in the
 // same pass and without a gradient (a measurement).
 at::Tensor train_token_logprobs(const at::Tensor& logits, const at::Tensor& targets, at::Tensor* entropy = nullptr);
+// The same for any logits (N, V) (converted to float32): the fused pass where
+// token_logprobs_apply holds, log_softmax + gather otherwise; negative targets give 0 and no
+// gradient on both paths. The one entry point for the LM loss, PPO's log-probs and the reward
+// model's likelihood term.
+at::Tensor token_logprobs(const at::Tensor& logits, const at::Tensor& targets, at::Tensor* entropy = nullptr);
 // True when train_token_logprobs takes logits like these (float32, CPU, 2-D, contiguous rows) and
 // the fused operators are on (RLHF_TRAIN_OPS).
 bool token_logprobs_apply(const at::Tensor& logits);

@@ -110,27 +110,20 @@ torch::Tensor response_hidden(Transformer& model, const RolloutBatch& b) {
 TokenLogprobs logprobs_from_logits(const torch::Tensor& logits, const torch::Tensor& tokens, bool with_entropy,
                                    bool entropy_grad) {
   TokenLogprobs out;
-  auto flat = logits.to(torch::kFloat).reshape({-1, logits.size(-1)});
-  if (!(with_entropy && entropy_grad) && kernels::token_logprobs_apply(flat)) {
+  if (!(with_entropy && entropy_grad)) {
     // One pass per row (log-sum-exp, the token's log-prob, the entropy as a measurement) instead of
-    // a (N, T, V) log-softmax tensor and its backward.
+    // a (N, T, V) log-softmax tensor and its backward, where the fused operator applies.
     torch::Tensor ent;
-    out.logp = kernels::train_token_logprobs(flat, tokens.reshape({-1}), with_entropy ? &ent : nullptr)
+    out.logp = kernels::token_logprobs(logits.reshape({-1, logits.size(-1)}), tokens.reshape({-1}),
+                                       with_entropy ? &ent : nullptr)
                    .view(tokens.sizes());
     if (with_entropy) out.entropy = ent.view(tokens.sizes());
     return out;
   }
+  // The entropy bonus needs the entropy's gradient: the full log-softmax.
   auto lsm = torch::log_softmax(logits.to(torch::kFloat), -1);  // (N, T, V)
   out.logp = lsm.gather(2, tokens.unsqueeze(-1)).squeeze(-1);
-  if (with_entropy) {
-    if (entropy_grad) {
-      out.entropy = -(lsm.exp() * lsm).sum(-1);
-    } else {
-      torch::NoGradGuard ng;  // a measurement only: no graph over (N, T, V)
-      auto l = lsm.detach();
-      out.entropy = -(l.exp() * l).sum(-1);
-    }
-  }
+  out.entropy = -(lsm.exp() * lsm).sum(-1);
   return out;
 }
 

@@ -10,16 +10,10 @@ MicroLoss lm_loss_sum(const torch::Tensor& logits, const data::LmBatch& batch) {
   auto flat = logits.reshape({-1, V}).to(torch::kFloat32);
   auto labels = batch.labels.reshape({-1});
   MicroLoss m;
-  if (kernels::token_logprobs_apply(flat)) {
-    // One pass per row forward and backward instead of log_softmax + gather + their backward;
-    // ignored positions (kIgnoreIndex < 0) give 0 and no gradient.
-    static_assert(data::kIgnoreIndex < 0, "the fused log-probabilities treat negative targets as ignored");
-    m.sum = -kernels::train_token_logprobs(flat, labels).sum();
-  } else {
-    m.sum = torch::nn::functional::cross_entropy(
-        flat, labels,
-        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(data::kIgnoreIndex).reduction(torch::kSum));
-  }
+  // One pass per row forward and backward where the fused operator applies; ignored positions
+  // (kIgnoreIndex < 0) give 0 and no gradient.
+  static_assert(data::kIgnoreIndex < 0, "token_logprobs treats negative targets as ignored");
+  m.sum = -kernels::token_logprobs(flat, labels).sum();
   m.count = static_cast<double>(batch.loss_tokens());
   m.tokens = batch.tokens();
   return m;

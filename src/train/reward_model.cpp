@@ -49,14 +49,9 @@ torch::Tensor RewardNetImpl::response_logprob(Transformer& lm, const torch::Tens
   auto logits = lm->lm_head(h.narrow(1, p0, L)).to(torch::kFloat);  // (N, L, V)
   auto targets = tokens.narrow(1, p0 + 1, L);                        // (N, L)
   auto mask = in_response.narrow(1, p0, L);                          // (N, L)
-  auto flat = logits.reshape({-1, logits.size(-1)});
-  if (kernels::token_logprobs_apply(flat)) {
-    // Positions outside a row's response get an ignored target: 0 and no gradient.
-    auto t = torch::where(mask > 0, targets, torch::full_like(targets, -100)).reshape({-1});
-    return kernels::train_token_logprobs(flat, t).view(mask.sizes()).sum(1);
-  }
-  auto tok_lp = logits.log_softmax(-1).gather(2, targets.unsqueeze(-1)).squeeze(-1);  // (N, L)
-  return (tok_lp * mask).sum(1);                                                       // (N)
+  // Positions outside a row's response get an ignored target: 0 and no gradient.
+  auto t = torch::where(mask > 0, targets, torch::full_like(targets, -100)).reshape({-1});
+  return kernels::token_logprobs(logits.reshape({-1, logits.size(-1)}), t).view(mask.sizes()).sum(1);  // (N)
 }
 
 torch::Tensor RewardNetImpl::forward(const torch::Tensor& tokens, const torch::Tensor& last_index,

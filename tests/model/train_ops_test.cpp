@@ -218,6 +218,33 @@ TEST(TrainOps, TokenLogprobsMatchLogSoftmaxGather) {
   EXPECT_THROW(kernels::train_token_logprobs(two, torch::tensor({2}, torch::kLong)), std::exception);
 }
 
+// token_logprobs: the fused pass for contiguous float32 logits and the log_softmax + gather
+// fallback (column-strided logits here) give the same values, gradients (none for an ignored row)
+// and entropies.
+TEST(TrainOps, TokenLogprobsDispatchGivesTheSameOnBothPaths) {
+  torch::manual_seed(6);
+  const int64_t N = 5, V = 37;
+  auto base = (torch::randn({N, 2 * V}) * 2).requires_grad_();
+  auto targets = torch::randint(V, {N}, torch::kLong);
+  targets[1] = -100;
+  auto gout = torch::randn({N});
+  auto strided = base.slice(1, 0, 2 * V, 2);  // (N, V) with column stride 2: the fallback
+  ASSERT_FALSE(kernels::token_logprobs_apply(strided));
+  auto contiguous = strided.contiguous();
+  ASSERT_TRUE(kernels::token_logprobs_apply(contiguous) || !kernels::train_ops_enabled());
+  torch::Tensor e1, e2;
+  auto a = kernels::token_logprobs(strided, targets, &e1);
+  auto b = kernels::token_logprobs(contiguous, targets, &e2);
+  auto ga = torch::autograd::grad({a}, {base}, {gout})[0];
+  auto gb = torch::autograd::grad({b}, {base}, {gout})[0];
+  EXPECT_LT(max_diff(a, b), 1e-5);
+  EXPECT_LT(max_diff(ga, gb), 1e-5);
+  EXPECT_LT(max_diff(e1, e2), 1e-5);
+  EXPECT_EQ(a[1].item<float>(), 0.0f);
+  EXPECT_EQ(ga.slice(1, 0, 2 * V, 2)[1].abs().sum().item<float>(), 0.0f);
+  EXPECT_FALSE(e1.requires_grad());
+}
+
 TEST(TrainOps, AttentionLeavesTheThreadCountAlone) {
   // The attention runs its small products single-threaded inside its own tasks; the calling
   // thread's setting (every later matmul's thread count) must come back unchanged.
