@@ -7,7 +7,28 @@
 #include <string>
 #include <vector>
 
+#include "rlhf/model/config.h"
+
 namespace rlhf::bench {
+
+// The model shapes of torch_reference.py's SHAPES (GPT-2 layout), shared by every case.
+struct ModelShape {
+  const char* name;
+  int64_t n_layer, n_head, d_model, vocab, ctx;
+};
+inline constexpr ModelShape kModelShapes[] = {{"tiny", 4, 4, 256, 8192, 256}, {"gpt2-small", 12, 12, 768, 50257, 1024}};
+
+// A GPT-2-layout ModelConfig of that shape.
+inline ModelConfig model_config(const ModelShape& s) {
+  ModelConfig cfg;
+  cfg.arch = "gpt2";
+  cfg.n_layer = s.n_layer;
+  cfg.n_head = s.n_head;
+  cfg.d_model = s.d_model;
+  cfg.vocab_size = s.vocab;
+  cfg.max_seq = s.ctx;
+  return cfg;
+}
 
 struct BenchOptions {
   bool quick = false;            // fewer repeats, shorter warm-up

@@ -11,11 +11,6 @@
 namespace rlhf::bench {
 namespace {
 
-struct Shape {
-  const char* name;
-  int64_t n_layer, n_head, d_model, vocab, ctx;  // as SHAPES in torch_reference.py
-};
-constexpr Shape kShapes[] = {{"tiny", 4, 4, 256, 8192, 256}, {"gpt2-small", 12, 12, 768, 50257, 1024}};
 constexpr int64_t kPrompt = 32, kNew = 128;
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -24,19 +19,13 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 void run_generate(BenchContext& ctx) {
   const int threads = ctx.opts.threads > 0 ? ctx.opts.threads : torch::get_num_threads();
-  for (const Shape& s : kShapes) {
+  for (const ModelShape& s : kModelShapes) {
     bool any = false;
     for (int b : {1, 16})
       for (const char* d : {"fp32", "bf16"})
         any |= ctx.wanted(std::string("generate/") + s.name + "/b" + std::to_string(b) + "/" + d);
     if (!any) continue;
-    ModelConfig cfg;
-    cfg.arch = "gpt2";
-    cfg.n_layer = s.n_layer;
-    cfg.n_head = s.n_head;
-    cfg.d_model = s.d_model;
-    cfg.vocab_size = s.vocab;
-    cfg.max_seq = s.ctx;
+    ModelConfig cfg = model_config(s);
     torch::manual_seed(0);
     Transformer model(cfg);
     model->eval();

@@ -17,11 +17,6 @@
 namespace rlhf::bench {
 namespace {
 
-struct Shape {
-  const char* name;
-  int64_t n_layer, n_head, d_model, vocab, ctx;
-};
-constexpr Shape kShapes[] = {{"tiny", 4, 4, 256, 8192, 256}, {"gpt2-small", 12, 12, 768, 50257, 1024}};
 constexpr int64_t kBatch = 16, kPrompt = 32, kNew = 64;
 
 // Ids written as decimal words: exact text round trip for any vocabulary, EOS = id 0.
@@ -77,18 +72,12 @@ nlohmann::json run_reference(const BenchContext& ctx, const std::string& shape, 
 }
 
 void run_ppo_bench(BenchContext& ctx) {
-  for (const Shape& s : kShapes)
+  for (const ModelShape& s : kModelShapes)
     for (const std::string dtype : {"fp32", "bf16"}) {
       // fp32 keeps its original name; bf16 (training matmuls in bf16, both sides) adds a suffix.
       const std::string name = std::string("ppo/") + s.name + "/b16" + (dtype == "bf16" ? "/bf16" : "");
       if (!ctx.wanted(name)) continue;
-      ModelConfig cfg;
-      cfg.arch = "gpt2";
-      cfg.n_layer = s.n_layer;
-      cfg.n_head = s.n_head;
-      cfg.d_model = s.d_model;
-      cfg.vocab_size = s.vocab;
-      cfg.max_seq = s.ctx;
+      ModelConfig cfg = model_config(s);
       cfg.eos_id = 0;
       torch::manual_seed(0);
       rl::PolicyModels m;

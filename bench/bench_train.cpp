@@ -15,11 +15,6 @@
 namespace rlhf::bench {
 namespace {
 
-struct Shape {
-  const char* name;
-  int64_t n_layer, n_head, d_model, vocab, ctx, batch, steps;  // as torch_reference.py's defaults
-};
-constexpr Shape kShapes[] = {{"tiny", 4, 4, 256, 8192, 256, 8, 5}, {"gpt2-small", 12, 12, 768, 50257, 1024, 4, 2}};
 constexpr int64_t kSeq = 256;
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -44,7 +39,10 @@ double matmul_peak_gflops(torch::Dtype dtype) {
 void run_train(BenchContext& ctx) {
   if (ctx.opts.threads > 0) torch::set_num_threads(ctx.opts.threads);
   double peak_fp32 = 0, peak_bf16 = 0;
-  for (const Shape& s : kShapes) {
+  for (const ModelShape& s : kModelShapes) {
+    // torch_reference.py train's defaults: batch 8 (tiny) / 4, steps per repeat 5 / 2.
+    const bool tiny = std::string(s.name) == "tiny";
+    const int64_t rows = tiny ? 8 : 4, shape_steps = tiny ? 5 : 2;
     for (const char* dtype : {"fp32", "bf16"}) {
       const std::string name = std::string("train/") + s.name + "/" + dtype;
       if (!ctx.wanted(name)) continue;
@@ -54,13 +52,7 @@ void run_train(BenchContext& ctx) {
         peak_fp32 = std::max(matmul_peak_gflops(torch::kFloat32), kernels::sgemm_peak_gflops(1024));
         peak_bf16 = matmul_peak_gflops(torch::kBFloat16);
       }
-      ModelConfig cfg;
-      cfg.arch = "gpt2";
-      cfg.n_layer = s.n_layer;
-      cfg.n_head = s.n_head;
-      cfg.d_model = s.d_model;
-      cfg.vocab_size = s.vocab;
-      cfg.max_seq = s.ctx;
+      ModelConfig cfg = model_config(s);
       torch::manual_seed(0);
       Transformer model(cfg);
       model->train();
@@ -69,12 +61,12 @@ void run_train(BenchContext& ctx) {
       tc.weight_decay = 0.1;
       tc.warmup_steps = 0;
       tc.grad_clip = 0;  // the reference does not clip
-      tc.batch_size = s.batch;
+      tc.batch_size = rows;
       tc.steps = 1000000;
       tc.dtype = dtype;
       Trainer trainer(named_params(*model), tc);
-      auto x = torch::randint(s.vocab, {s.batch, kSeq}, torch::kLong);
-      auto y = torch::randint(s.vocab, {s.batch, kSeq}, torch::kLong);
+      auto x = torch::randint(s.vocab, {rows, kSeq}, torch::kLong);
+      auto y = torch::randint(s.vocab, {rows, kSeq}, torch::kLong);
       data::LmBatch batch{x, torch::ones_like(x), y};
       auto step = [&] {
         trainer.step([&](int64_t) { return lm_loss_sum(model->forward(x), batch); });
@@ -82,11 +74,11 @@ void run_train(BenchContext& ctx) {
       step();  // warm-up (allocations, autocast caches)
       std::vector<double> rates;
       const int repeats = ctx.opts.quick ? 1 : 3;
-      const int64_t steps = ctx.opts.quick ? 1 : s.steps;
+      const int64_t steps = ctx.opts.quick ? 1 : shape_steps;
       for (int rep = 0; rep < repeats; ++rep) {
         auto t0 = std::chrono::steady_clock::now();
         for (int64_t i = 0; i < steps; ++i) step();
-        rates.push_back(steps * s.batch * kSeq / seconds_since(t0));
+        rates.push_back(steps * rows * kSeq / seconds_since(t0));
       }
       std::sort(rates.begin(), rates.end());
       BenchResult r;
@@ -104,7 +96,7 @@ void run_train(BenchContext& ctx) {
       r.extra["model_gflops"] = r.ours * flops_per_token / 1e9;
       r.extra["matmul_peak_gflops"] = peak;
       r.extra["params"] = params;
-      r.extra["batch"] = s.batch;
+      r.extra["batch"] = rows;
       r.extra["seq"] = kSeq;
       r.extra["threads"] = torch::get_num_threads();
       r.extra["cpu"] = ctx.cpu;

@@ -14,17 +14,6 @@
 using namespace rlhf;
 
 namespace {
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.arch = "gpt2";
-  c.vocab_size = 257;
-  c.n_layer = 1;
-  c.n_head = 2;
-  c.d_model = 16;
-  c.max_seq = 64;
-  c.eos_id = 256;
-  return c;
-}
 
 // Sum of log p(tokens[t] | tokens[<t]) for t in [start, end] of one unpadded sequence, from the
 // trunk's full logits.
@@ -70,7 +59,7 @@ TEST(RewardInput, ResponseStartMarksTheFirstResponseToken) {
 
 TEST(RewardNetLmTerm, EqualsCoefficientTimesResponseLogLikelihood) {
   torch::manual_seed(3);
-  reward::RewardNet net(tiny_config());
+  reward::RewardNet net(test_support::byte_model_config());
   net->eval();
   torch::NoGradGuard ng;
   std::vector<int64_t> a = {10, 20, 30, 40, 256}, b = {50, 60, 256};
@@ -95,7 +84,7 @@ TEST(RewardNetLmTerm, EqualsCoefficientTimesResponseLogLikelihood) {
 
 TEST(RewardNetLmTerm, GradientOfTheCoefficientIsTheLogLikelihood) {
   torch::manual_seed(4);
-  reward::RewardNet net(tiny_config());
+  reward::RewardNet net(test_support::byte_model_config());
   net->enable_lm_term(0.25);
   std::vector<int64_t> a = {7, 8, 9, 256};
   std::vector<int64_t> starts = {1};
@@ -116,7 +105,7 @@ TEST(RewardNetLmTerm, GradientOfTheCoefficientIsTheLogLikelihood) {
 
 TEST(RewardNetLmTerm, LearnedCoefficientSurvivesSaveAndLoad) {
   torch::manual_seed(5);
-  reward::RewardNet net(tiny_config());
+  reward::RewardNet net(test_support::byte_model_config());
   net->enable_lm_term(0.75);
   test_support::ByteTokenizer tok;
   reward::RewardModelInfo info;
@@ -126,7 +115,7 @@ TEST(RewardNetLmTerm, LearnedCoefficientSurvivesSaveAndLoad) {
   EXPECT_EQ(j.at("lm_term").get<bool>(), true);
   EXPECT_NEAR(j.at("lm_coef").get<double>(), 0.75, 1e-7);
   torch::manual_seed(6);
-  reward::RewardNet other(tiny_config());
+  reward::RewardNet other(test_support::byte_model_config());
   reward::load_reward_weights(dir, other);
   ASSERT_TRUE(other->has_lm_term());
   EXPECT_NEAR(other->lm_coef(), 0.75, 1e-7);
@@ -142,7 +131,7 @@ TEST(RewardNetLmTerm, LearnedCoefficientSurvivesSaveAndLoad) {
 
 TEST(RewardNetLmTerm, MeanModeDividesByTheResponseTokenCount) {
   torch::manual_seed(7);
-  reward::RewardNet net(tiny_config());
+  reward::RewardNet net(test_support::byte_model_config());
   net->eval();
   torch::NoGradGuard ng;
   std::vector<int64_t> a = {10, 20, 30, 40, 256}, b = {50, 60, 70, 80, 90, 256};
@@ -157,10 +146,10 @@ TEST(RewardNetLmTerm, MeanModeDividesByTheResponseTokenCount) {
 
 TEST(RewardNetLmTerm, RefModeSubtractsTheReferenceLogLikelihood) {
   torch::manual_seed(8);
-  reward::RewardNet net(tiny_config());
+  reward::RewardNet net(test_support::byte_model_config());
   net->eval();
   torch::manual_seed(9);
-  Transformer ref(tiny_config());
+  Transformer ref(test_support::byte_model_config());
   ref->eval();
   torch::NoGradGuard ng;
   std::vector<int64_t> a = {10, 20, 30, 40, 256}, b = {50, 60, 70, 256};
@@ -179,9 +168,9 @@ TEST(RewardNetLmTerm, RefModeSubtractsTheReferenceLogLikelihood) {
 
 TEST(RewardNetLmTerm, RefModeGradientReachesTheTrunkButNotTheReference) {
   torch::manual_seed(10);
-  reward::RewardNet net(tiny_config());
+  reward::RewardNet net(test_support::byte_model_config());
   torch::manual_seed(11);
-  Transformer ref(tiny_config());
+  Transformer ref(test_support::byte_model_config());
   net->enable_lm_term(0.25, reward::LmMode::Ref);
   net->set_lm_reference(ref);
   std::vector<int64_t> a = {7, 8, 9, 256};
@@ -210,10 +199,10 @@ TEST(RewardNetLmTerm, ModeAndReferenceSurviveSaveAndLoad) {
   const std::string root = ::testing::TempDir();
   // Any checkpoint folder holds a trunk: a saved reward model serves as the reference.
   torch::manual_seed(12);
-  reward::RewardNet ref_net(tiny_config());
+  reward::RewardNet ref_net(test_support::byte_model_config());
   reward::save_reward_model(root + "/rm_lm_ref_base", ref_net, tok, {});
   torch::manual_seed(13);
-  reward::RewardNet net(tiny_config());
+  reward::RewardNet net(test_support::byte_model_config());
   net->enable_lm_term(0.6, reward::LmMode::Ref);
   net->set_lm_reference(ref_net->trunk);
   reward::RewardModelInfo info;
@@ -223,7 +212,7 @@ TEST(RewardNetLmTerm, ModeAndReferenceSurviveSaveAndLoad) {
   auto j = io::read_json(root + "/rm_lm_ref/reward_config.json");
   EXPECT_EQ(j.at("lm_mode").get<std::string>(), "ref");
   torch::manual_seed(14);
-  reward::RewardNet loaded(tiny_config());
+  reward::RewardNet loaded(test_support::byte_model_config());
   reward::load_reward_weights(root + "/rm_lm_ref", loaded);
   ASSERT_TRUE(loaded->has_lm_term());
   EXPECT_EQ(loaded->lm_mode(), reward::LmMode::Ref);
@@ -241,7 +230,7 @@ TEST(RewardNetLmTerm, ModeAndReferenceSurviveSaveAndLoad) {
   // lm_reference wins over base; a missing reference is an error naming the field.
   j["lm_reference"] = root + "/no_such_model";
   io::write_json_atomic(root + "/rm_lm_ref/reward_config.json", j);
-  reward::RewardNet again(tiny_config());
+  reward::RewardNet again(test_support::byte_model_config());
   try {
     reward::load_reward_weights(root + "/rm_lm_ref", again);
     FAIL() << "expected an error";

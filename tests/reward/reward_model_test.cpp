@@ -17,17 +17,6 @@
 using namespace rlhf;
 
 namespace {
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.arch = "gpt2";
-  c.vocab_size = 257;
-  c.n_layer = 1;
-  c.n_head = 2;
-  c.d_model = 16;
-  c.max_seq = 64;
-  c.eos_id = 256;
-  return c;
-}
 std::shared_ptr<Tokenizer> bytes() { return std::make_shared<test_support::ByteTokenizer>(); }
 }  // namespace
 
@@ -64,7 +53,7 @@ TEST(RewardInput, CollateGroups) {
 
 TEST(RewardNet, RewardIsReadAtTheEosAndIgnoresPadding) {
   torch::manual_seed(1);
-  reward::RewardNet net(tiny_config());
+  reward::RewardNet net(test_support::byte_model_config());
   net->eval();
   torch::NoGradGuard ng;
   std::vector<int64_t> a = {10, 20, 30, 256}, b = {40, 256};
@@ -81,14 +70,14 @@ TEST(RewardNet, RewardIsReadAtTheEosAndIgnoresPadding) {
 
 TEST(RewardModelScoring, EnsembleStdAndNormalisation) {
   torch::manual_seed(2);
-  reward::RewardNet a(tiny_config());
-  reward::RewardNet a_copy(tiny_config());
+  reward::RewardNet a(test_support::byte_model_config());
+  reward::RewardNet a_copy(test_support::byte_model_config());
   {
     torch::NoGradGuard ng;
     auto src = a->parameters(), dst = a_copy->parameters();
     for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
   }
-  reward::RewardNet b(tiny_config());
+  reward::RewardNet b(test_support::byte_model_config());
   std::vector<std::string> prompts = {"\n\nHuman: hi\n\nAssistant:", "\n\nHuman: 2+2?\n\nAssistant:"};
   std::vector<std::string> responses = {" hello", " 4"};
   reward::RewardModelInfo info;
@@ -139,7 +128,7 @@ TEST(RewardTraining, LossFallsAndAccuracyRisesOnTinyModel) {
     groups.push_back(g);
   }
   auto tg = data::tokenize_groups(groups, tok, 64);
-  reward::RewardNet net(tiny_config());
+  reward::RewardNet net(test_support::byte_model_config());
   TrainConfig tc;
   tc.steps = 40;
   tc.batch_size = 8;
@@ -175,7 +164,7 @@ TEST(RewardTraining, LossFallsAndAccuracyRisesOnTinyModel) {
 
 TEST(RewardModel, StoredStatisticsAreTheRawScoresMeanAndStd) {
   torch::manual_seed(21);
-  reward::RewardNet a(tiny_config());
+  reward::RewardNet a(test_support::byte_model_config());
   reward::RewardModelInfo info;
   reward::RewardModel rm({a}, {info}, bytes(), 64);
   std::vector<data::PreferenceGroup> groups(2);

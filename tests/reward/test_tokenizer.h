@@ -1,6 +1,7 @@
 // A byte-level stand-in tokenizer for reward tests: id = byte value, EOS = 256, no BOS, so token
 // ids are known by hand without a trained vocabulary.
 #pragma once
+#include "rlhf/model/config.h"
 #include "rlhf/tokenizer/tokenizer.h"
 
 namespace rlhf::test_support {
@@ -28,5 +29,18 @@ class ByteTokenizer : public Tokenizer {
   void save(const std::string&) const override {}
   std::string kind() const override { return "bytes"; }
 };
+
+// A 1-layer GPT-2-layout config over ByteTokenizer's 257 ids (EOS 256).
+inline ModelConfig byte_model_config() {
+  ModelConfig c;
+  c.arch = "gpt2";
+  c.vocab_size = 257;
+  c.n_layer = 1;
+  c.n_head = 2;
+  c.d_model = 16;
+  c.max_seq = 64;
+  c.eos_id = 256;
+  return c;
+}
 
 }  // namespace rlhf::test_support
