@@ -35,6 +35,7 @@ int run(int argc, char** argv) {
             << cfg.batch_prompts << " prompts x " << cfg.samples_per_prompt << " samples; reward "
             << "(" << (src.rewards.empty() ? 0 : src.rewards.size()) << " reward model(s)"
             << (src.rules.empty() ? "" : ", rules") << (src.gold_reward ? ", gold judge" : "") << ")";
+  if (!src.reference.empty()) std::cout << "; reference " << src.reference;
   if (!setup.value_from.empty()) std::cout << "; value model from " << setup.value_from;
   std::cout << "\n";
 

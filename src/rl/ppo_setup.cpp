@@ -22,6 +22,9 @@ void add_ppo_flags(Flags& f) {
     return ss.str();
   };
   f.add("policy", "", "SFT checkpoint folder: the policy starts here and the frozen reference is a copy of it")
+      .add("reference", "",
+           "frozen reference for the KL penalty and the evaluation baseline (default: a copy of --policy); e.g. the "
+           "SFT model when --policy continues an earlier run")
       .add_list("reward", "reward-model folder(s) (single or ensemble); several are combined by --combine")
       .add_choice("combine", "sum", {"sum", "gate"},
                   "several reward models: weighted sum, or Llama-2 gating (the safety model's score below --threshold)")
@@ -156,6 +159,7 @@ PpoSources ppo_sources_from_flags(const Flags& f) {
   PpoSources s;
   s.policy = f.str("policy");
   if (s.policy.empty()) throw Error("--policy: required (the SFT checkpoint folder)");
+  s.reference = f.str("reference");
   s.rewards = f.list("reward");
   s.combine = f.str("combine");
   for (const auto& w : f.list("reward-weights")) s.reward_weights.push_back(std::stod(w));
@@ -185,7 +189,18 @@ PpoSetup build_ppo(const PpoConfig& cfg, const TrainConfig& opt, const PpoSource
   if (!pol.tokenizer) throw Error(src.policy + ": the policy checkpoint has no tokenizer files");
   PolicyModels m;
   m.policy = pol.model;
-  m.reference = clone_transformer(pol.model);
+  if (src.reference.empty()) {
+    m.reference = clone_transformer(pol.model);
+  } else {
+    Checkpoint ref = load_checkpoint(src.reference);
+    const auto& a = ref.config;
+    const auto& b = pol.config;
+    if (a.vocab_size != b.vocab_size || a.arch != b.arch)
+      throw Error("--reference " + src.reference + ": a " + a.arch + " model over " + std::to_string(a.vocab_size) +
+                  " tokens, but the policy is a " + b.arch + " model over " + std::to_string(b.vocab_size) +
+                  " (the KL compares both on the same tokens)");
+    m.reference = ref.model;
+  }
   if (cfg.critic()) {
     std::string from = src.value_init;
     if (from.empty()) from = src.rewards.empty() ? src.policy : single_model_dir(src.rewards[0]);

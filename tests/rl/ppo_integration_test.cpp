@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "rlhf/io/files.h"
 #include "rlhf/io/jsonl.h"
@@ -29,9 +30,9 @@ int run_cmd(const std::string& args, const std::string& log) {
 }
 
 // A tiny model over GPT-2's vocabulary, saved as a checkpoint folder with the tokenizer.
-std::string make_policy(const std::string& root) {
+std::string make_policy(const std::string& root, const std::string& name = "sft", uint64_t seed = 0) {
   auto tok = load_tokenizer(std::string(RLHF_SHARED_DATA) + "/tokenizers/gpt2");
-  torch::manual_seed(0);
+  torch::manual_seed(seed);
   ModelConfig cfg;
   cfg.vocab_size = tok->vocab_size();
   cfg.n_layer = 1;
@@ -40,7 +41,7 @@ std::string make_policy(const std::string& root) {
   cfg.max_seq = 128;
   cfg.eos_id = tok->eos_id();
   Transformer m(cfg);
-  std::string dir = root + "/sft";
+  std::string dir = root + "/" + name;
   save_checkpoint(dir, m, tok.get());
   return dir;
 }
@@ -155,5 +156,64 @@ TEST(PpoEval, PolicyAgainstItselfGivesZeroDeltaAndHalfWinRate) {
   EXPECT_EQ(g1.samples, 1);
   EXPECT_EQ(g1.responses_policy, g2.responses_policy);
   EXPECT_TRUE(g1.kl.empty());
+  std::filesystem::remove_all(root);
+}
+
+// --reference: the frozen reference is that checkpoint, not a copy of the policy (the first
+// iteration's KL is far from 0 only then); a reference over another vocabulary is refused,
+// naming the flag.
+TEST(PpoCli, ReferenceFlagLoadsAnotherCheckpoint) {
+  if (!io::file_exists(std::string(RLHF_SHARED_DATA) + "/tokenizers/gpt2/vocab.bpe"))
+    GTEST_SKIP() << "GPT-2 tokenizer files not found under " << RLHF_SHARED_DATA;
+  const std::string root = tmp_dir("reference");
+  io::make_dirs(root);
+  const std::string pol = make_policy(root, "pol", 0), other = make_policy(root, "other", 7);
+  rl::PpoConfig cfg;
+  cfg.algo = "rloo";
+  cfg.samples_per_prompt = 2;
+  cfg.batch_prompts = 2;
+  cfg.max_new_tokens = 6;
+  cfg.mini_batch = cfg.micro_batch = 4;
+  cfg.ppo_epochs = 1;
+  cfg.iterations = 1;
+  TrainConfig opt;
+  opt.warmup_steps = 0;
+  const std::vector<std::string> prompts = {"What is 2 plus 2?", "Name a colour."};
+  std::map<std::string, double> kl;
+  for (const std::string ref : {std::string(), other}) {
+    rl::PpoSources src;
+    src.policy = pol;
+    src.reference = ref;
+    src.gold_reward = true;
+    auto setup = rl::build_ppo(cfg, opt, src);
+    auto& m = setup.trainer->models();
+    auto want = load_checkpoint(ref.empty() ? pol : ref).model;
+    EXPECT_TRUE(torch::equal(m.reference->parameters()[0], want->parameters()[0]));
+    kl[ref] = std::abs(setup.trainer->iterate(prompts)["kl_k1"].get<double>());
+  }
+  EXPECT_LT(kl[""], 1e-3);
+  EXPECT_GT(kl[other], 0.1);
+  // Another vocabulary: refused before anything runs.
+  {
+    auto tok = load_tokenizer(std::string(RLHF_SHARED_DATA) + "/tokenizers/gpt2");
+    ModelConfig c;
+    c.vocab_size = 300;
+    c.n_layer = 1;
+    c.n_head = 2;
+    c.d_model = 32;
+    c.max_seq = 128;
+    Transformer small(c);
+    save_checkpoint(root + "/small", small, nullptr);
+  }
+  rl::PpoSources bad;
+  bad.policy = pol;
+  bad.reference = root + "/small";
+  bad.gold_reward = true;
+  try {
+    rl::build_ppo(cfg, opt, bad);
+    ADD_FAILURE() << "a reference over another vocabulary was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--reference"), std::string::npos) << e.what();
+  }
   std::filesystem::remove_all(root);
 }

@@ -14,7 +14,8 @@ namespace rlhf::rl {
 
 // What the models and rewards come from.
 struct PpoSources {
-  std::string policy;                  // SFT checkpoint: the policy and the frozen reference
+  std::string policy;                  // SFT checkpoint: the policy (and the frozen reference unless `reference`)
+  std::string reference;               // frozen reference checkpoint; "" = a copy of `policy`
   std::vector<std::string> rewards;    // reward-model folders (combined by `combine`)
   std::string combine = "sum";         // sum | gate
   std::vector<double> reward_weights;  // sum: one per reward model (empty = all 1)
