@@ -1,9 +1,17 @@
-// Fork-join pool with chunk claiming (see thread_pool.h). A chunk is claimed by a CAS on the
-// ticket that also checks the job id, so a late worker can never run a chunk of a finished job;
-// once a chunk of job J is claimed, J cannot finish, so fn_/n_/chunks_ stay J's while it runs.
+// Fork-join pool with chunk claiming (see thread_pool.h). The ticket holds the job id, the job's
+// chunk count and the next chunk in one atomic word; a chunk is claimed by a CAS on it, so a late
+// worker can never run a chunk of a finished job, and the bound it checks is always its own job's.
+// (The count used to be read from a plain member: a worker holding a stale ticket of a finished
+// job could read the next job's larger count while run() was setting it up, claim a chunk "past
+// the end" of the old job with the old ticket still in place, run it with the new job's function,
+// and add a spurious done_ that let run() return before a real chunk finished; that chunk then
+// read its caller's dead stack frame. Seen once as a crash in the decode engine's layer norm.)
+// Once a chunk of job J is claimed, J cannot finish, so fn_/n_ stay J's while it runs.
 #include "kernels/thread_pool.h"
 
 #include <immintrin.h>
+
+#include <algorithm>
 #include <sched.h>
 
 namespace rlhf::kernels {
@@ -32,10 +40,10 @@ void ThreadPool::participate(uint32_t job) {
   for (;;) {
     uint64_t v = ticket_.load(std::memory_order_acquire);
     if (static_cast<uint32_t>(v >> 32) != job) return;
-    const int64_t c = static_cast<int64_t>(v & 0xFFFFFFFFu);
-    if (c >= chunks_) return;
+    const int64_t limit = static_cast<int64_t>((v >> 16) & 0xFFFFu), c = static_cast<int64_t>(v & 0xFFFFu);
+    if (c >= limit) return;
     if (!ticket_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) continue;
-    const int64_t b = n_ * c / chunks_, e = n_ * (c + 1) / chunks_;
+    const int64_t b = n_ * c / limit, e = n_ * (c + 1) / limit;
     if (b < e) (*fn_)(b, e);
     done_.fetch_add(1, std::memory_order_acq_rel);
   }
@@ -50,9 +58,9 @@ void ThreadPool::run(int64_t n, const std::function<void(int64_t, int64_t)>& fn)
   const uint32_t job = job_.load(std::memory_order_relaxed) + 1;
   fn_ = &fn;
   n_ = n;
-  chunks_ = std::min<int64_t>(n, static_cast<int64_t>(n_threads_) * kChunksPerThread);
+  chunks_ = std::min<int64_t>({n, static_cast<int64_t>(n_threads_) * kChunksPerThread, int64_t{0xFFFF}});
   done_.store(0, std::memory_order_relaxed);
-  ticket_.store(static_cast<uint64_t>(job) << 32, std::memory_order_release);
+  ticket_.store((static_cast<uint64_t>(job) << 32) | (static_cast<uint64_t>(chunks_) << 16), std::memory_order_release);
   job_.store(job, std::memory_order_seq_cst);
   if (sleepers_.load(std::memory_order_seq_cst) > 0) {
     { std::lock_guard<std::mutex> lock(mu_); }

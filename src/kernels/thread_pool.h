@@ -36,12 +36,12 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<uint32_t> job_{0};       // id of the latest call
-  std::atomic<uint64_t> ticket_{0};    // (job << 32) | next chunk to claim
+  std::atomic<uint64_t> ticket_{0};    // (job << 32) | (chunks << 16) | next chunk to claim
   std::atomic<int64_t> done_{0};       // chunks finished in the current call
   std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
-  int64_t n_ = 0, chunks_ = 0;
+  int64_t n_ = 0, chunks_ = 0;          // chunks_: the caller's copy (workers read the ticket's)
 };
 
 }  // namespace rlhf::kernels

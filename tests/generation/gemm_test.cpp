@@ -2,6 +2,8 @@
 // sizes (partial panels, odd K, row blocks of every size), fp32 and bf16, on every instruction set
 // this CPU has (AVX512_BF16, AVX-512F, plain C++), and a row's result independent of its batch.
 #include <gtest/gtest.h>
+
+#include <atomic>
 #include <torch/torch.h>
 
 #include <cstring>
@@ -124,4 +126,28 @@ TEST(PackedMatmul, StridedPackingEqualsContiguousPacking) {
       EXPECT_EQ(ref2.b16, got2.b16);
       EXPECT_FALSE(bf16 ? ref.b16.empty() : ref.f32.empty());
     }
+}
+
+// The decode pool's contract under churn: every index of every call runs exactly once, and only
+// while its call is in progress (a chunk running after run() returned would see the next call's
+// id). 3 threads on this 2-core machine interleave workers and the caller; the chunk count changes
+// from call to call (n = 1 .. 40 against 12 chunks at most), which is where a worker holding a
+// finished call's ticket could once claim a chunk of the next call (thread_pool.cpp).
+TEST(ThreadPool, EveryIndexRunsOnceAndOnlyDuringItsCall) {
+  kn::ThreadPool pool(3);
+  std::vector<int> hits(64);
+  std::atomic<int64_t> current{-1}, stale{0}, wrong{0};
+  for (int64_t call = 0; call < 60000; ++call) {
+    const int64_t n = 1 + (call * 7919) % 40;
+    std::fill(hits.begin(), hits.begin() + n, 0);
+    current.store(call);
+    pool.run(n, [&, call](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) hits[i] += 1;
+      if (current.load() != call) stale.fetch_add(1);
+    });
+    current.store(-1);
+    for (int64_t i = 0; i < n; ++i) wrong += hits[i] != 1;
+  }
+  EXPECT_EQ(stale.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
 }
