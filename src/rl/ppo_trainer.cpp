@@ -315,10 +315,12 @@ nlohmann::json PpoTrainer::iterate(const std::vector<std::string>& prompts, std:
   double gen_diff = -1;
   first_.reset();
   if (cfg_.reuse_first_forward && (cfg_.critic() || bf16)) {
-    const std::vector<int64_t> order = epoch_order(0, N);
+    std::vector<int64_t> order = epoch_order(0, N);
     const int64_t n0 = std::min({N, cfg_.mini_batch, cfg_.micro_batch});
     FirstMicro f;
     f.idx = torch::tensor(std::vector<int64_t>(order.begin(), order.begin() + n0), torch::kLong);
+    std::sort(order.begin() + n0, order.end());  // the other rows, in batch order
+    f.rest = torch::tensor(std::vector<int64_t>(order.begin() + n0, order.end()), torch::kLong);
     f.sub = trim_padding(select_rows(b, f.idx));
     AutocastGuard cast(bf16);
     const bool want_ent = cfg_.entropy_coef > 0;
@@ -330,25 +332,14 @@ nlohmann::json PpoTrainer::iterate(const std::vector<std::string>& prompts, std:
     torch::NoGradGuard ng;
     AutocastGuard cast(bf16);
     // The rows the first micro-batch did not cover, and (N, T) tensors with both parts in place.
-    torch::Tensor rest;
-    RolloutBatch rb = b;
-    if (first_) {
-      std::vector<bool> in_first(N, false);
-      for (int64_t i : std::vector<int64_t>(first_->idx.data_ptr<int64_t>(), first_->idx.data_ptr<int64_t>() + first_->idx.numel()))
-        in_first[i] = true;
-      std::vector<int64_t> r;
-      for (int64_t i = 0; i < N; ++i)
-        if (!in_first[i]) r.push_back(i);
-      rest = torch::tensor(r, torch::kLong);
-      if (!r.empty()) rb = select_rows(b, rest);
-    }
-    const bool have_rest = !first_ || rest.numel() > 0;
+    const bool have_rest = !first_ || first_->rest.numel() > 0;
+    const RolloutBatch rb = first_ && have_rest ? select_rows(b, first_->rest) : b;
     auto assemble = [&](const torch::Tensor& from_first, const torch::Tensor& from_rest) {
       if (!first_) return from_rest;
       auto out = torch::zeros({N, b.resp_len()}, torch::kFloat);
       auto ff = from_first.detach().to(torch::kFloat);
       out.index_copy_(0, first_->idx, torch::constant_pad_nd(ff, {0, b.resp_len() - ff.size(1)}));
-      if (from_rest.defined()) out.index_copy_(0, rest, from_rest);
+      if (from_rest.defined()) out.index_copy_(0, first_->rest, from_rest);
       return out;
     };
     if (bf16) {

@@ -17,8 +17,8 @@ namespace {
 
 // Sum of log p(tokens[t] | tokens[<t]) for t in [start, end] of one unpadded sequence, from the
 // trunk's full logits.
-double response_logprob(reward::RewardNet& net, const std::vector<int64_t>& ids, int64_t start) {
-  auto logits = net->trunk->forward(torch::tensor(ids, torch::kLong).unsqueeze(0))[0];  // (T, V)
+double transformer_logprob(Transformer& lm, const std::vector<int64_t>& ids, int64_t start) {
+  auto logits = lm->forward(torch::tensor(ids, torch::kLong).unsqueeze(0))[0];  // (T, V)
   auto lp = torch::log_softmax(logits.to(torch::kDouble), -1);
   double s = 0;
   for (int64_t t = std::max<int64_t>(start, 1); t < static_cast<int64_t>(ids.size()); ++t)
@@ -26,13 +26,20 @@ double response_logprob(reward::RewardNet& net, const std::vector<int64_t>& ids,
   return s;
 }
 
-double transformer_logprob(Transformer& lm, const std::vector<int64_t>& ids, int64_t start) {
-  auto logits = lm->forward(torch::tensor(ids, torch::kLong).unsqueeze(0))[0];
-  auto lp = torch::log_softmax(logits.to(torch::kDouble), -1);
-  double s = 0;
-  for (int64_t t = std::max<int64_t>(start, 1); t < static_cast<int64_t>(ids.size()); ++t)
-    s += lp[t - 1][ids[t]].item<double>();
-  return s;
+// The same from the reward model's own trunk.
+double response_logprob(reward::RewardNet& net, const std::vector<int64_t>& ids, int64_t start) {
+  return transformer_logprob(net->trunk, ids, start);
+}
+
+// d(reward of the one row `ids`, response from token 1) / d(lm_coef), by backward.
+double lm_coef_grad(reward::RewardNet& net, const std::vector<int64_t>& ids) {
+  std::vector<int64_t> starts = {1};
+  auto batch = data::collate_sequences({&ids}, 0, &starts);
+  net->forward(batch.tokens, batch.last_index, batch.response_start).sum().backward();
+  for (const auto& p : net->named_parameters())
+    if (p.key() == "lm_coef") return p.value().grad().item<double>();
+  ADD_FAILURE() << "no lm_coef parameter";
+  return 0;
 }
 
 // Rewards of rows a (response from 2) and b (response from 1), batched together with padding.
@@ -87,19 +94,13 @@ TEST(RewardNetLmTerm, GradientOfTheCoefficientIsTheLogLikelihood) {
   reward::RewardNet net(test_support::byte_model_config());
   net->enable_lm_term(0.25);
   std::vector<int64_t> a = {7, 8, 9, 256};
-  std::vector<int64_t> starts = {1};
-  auto batch = data::collate_sequences({&a}, 0, &starts);
-  net->forward(batch.tokens, batch.last_index, batch.response_start).sum().backward();
-  torch::Tensor coef;
-  for (const auto& p : net->named_parameters())
-    if (p.key() == "lm_coef") coef = p.value();
-  ASSERT_TRUE(coef.defined());
+  const double grad = lm_coef_grad(net, a);
   double expect;
   {
     torch::NoGradGuard ng;
     expect = response_logprob(net, a, 1);
   }
-  EXPECT_NEAR(coef.grad().item<double>(), expect, 1e-4);
+  EXPECT_NEAR(grad, expect, 1e-4);
   EXPECT_LT(expect, 0.0);
 }
 
@@ -174,20 +175,14 @@ TEST(RewardNetLmTerm, RefModeGradientReachesTheTrunkButNotTheReference) {
   net->enable_lm_term(0.25, reward::LmMode::Ref);
   net->set_lm_reference(ref);
   std::vector<int64_t> a = {7, 8, 9, 256};
-  std::vector<int64_t> starts = {1};
-  auto batch = data::collate_sequences({&a}, 0, &starts);
-  net->forward(batch.tokens, batch.last_index, batch.response_start).sum().backward();
-  torch::Tensor coef;
-  for (const auto& p : net->named_parameters())
-    if (p.key() == "lm_coef") coef = p.value();
-  ASSERT_TRUE(coef.defined());
+  const double grad = lm_coef_grad(net, a);
   double expect;
   {
     torch::NoGradGuard ng;
     net->eval();
     expect = response_logprob(net, a, 1) - transformer_logprob(ref, a, 1);
   }
-  EXPECT_NEAR(coef.grad().item<double>(), expect, 1e-4);
+  EXPECT_NEAR(grad, expect, 1e-4);
   for (const auto& p : ref->parameters()) EXPECT_FALSE(p.grad().defined());
   // The reference is not part of the reward model's parameters (not trained, not saved).
   EXPECT_EQ(net->named_parameters().size(), net->trunk->named_parameters().size() +

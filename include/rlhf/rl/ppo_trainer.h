@@ -103,6 +103,7 @@ class PpoTrainer {
   // through the same model twice at the same weights.
   struct FirstMicro {
     torch::Tensor idx;     // (n) int64 rows of the batch, in the epoch-0 order
+    torch::Tensor rest;    // (N - n) int64 the batch's other rows, ascending
     RolloutBatch sub;      // those rows, trimmed (trim_padding)
     TokenLogprobs cur;     // the policy's log-probs with graph (bf16 only; undefined otherwise)
     torch::Tensor values;  // the value model's values with graph (PPO only)
