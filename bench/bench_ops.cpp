@@ -1,7 +1,7 @@
 // rlhf-bench ops: forward + backward time of each fused training operator (src/kernels) beside
 // the same computation written op by op in libtorch and differentiated by autograd, in the same
 // process, on the shapes of the training benchmark (tiny: B 8, H 4, T 256, d 256; GPT-2-small:
-// B 4, H 12, T 256, d 768). "ours" and "reference" are calls per second; ratio > 1 = ours faster.
+// B 4, H 12, T 256, d 768) and of PPO's GPT-2-small batch (B 16, T 96). "ours" and "reference" are calls per second; ratio > 1 = ours faster.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -56,7 +56,9 @@ void run_ops(BenchContext& ctx) {
     const char* name;
     int64_t B, H, T, C;
   };
-  for (const Shape& s : {Shape{"tiny", 8, 4, 256, 256}, Shape{"gpt2-small", 4, 12, 256, 768}}) {
+  // ppo-gpt2-small: PPO's batch (16 rows of 32 prompt + 64 response tokens) on GPT-2-small heads.
+  for (const Shape& s : {Shape{"tiny", 8, 4, 256, 256}, Shape{"gpt2-small", 4, 12, 256, 768},
+                         Shape{"ppo-gpt2-small", 16, 12, 96, 768}}) {
     const int64_t D = s.C / s.H;
     const double scale = 1.0 / std::sqrt(static_cast<double>(D));
     const std::string attn = std::string("ops/attention/") + s.name;

@@ -50,11 +50,13 @@ class IdTokenizer : public Tokenizer {
   int32_t vocab_;
 };
 
+int repeats(const BenchContext& ctx) { return ctx.opts.repeats > 0 ? ctx.opts.repeats : ctx.opts.quick ? 1 : 3; }
+
 // Runs torch_reference.py ppo and returns its JSON (null on failure).
 nlohmann::json run_reference(const BenchContext& ctx, const std::string& shape, const std::string& dtype) {
   std::string cmd = "/usr/bin/python3 " + ctx.opts.reference_script + " ppo --shape " + shape + " --dtype " + dtype +
                     " --batch " + std::to_string(kBatch) + " --new-tokens " + std::to_string(kNew) + " --prompt " +
-                    std::to_string(kPrompt) + (ctx.opts.quick ? " --repeats 1" : "") + " 2>/dev/null";
+                    std::to_string(kPrompt) + " --repeats " + std::to_string(repeats(ctx)) + " 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return nullptr;
   std::string out;
@@ -116,12 +118,14 @@ void run_ppo_bench(BenchContext& ctx) {
       }
       trainer.iterate(prompts);  // warm-up
       std::vector<nlohmann::json> recs;
-      for (int rep = 0; rep < (ctx.opts.quick ? 1 : 3); ++rep) recs.push_back(trainer.iterate(prompts));
+      for (int rep = 0; rep < repeats(ctx); ++rep) recs.push_back(trainer.iterate(prompts));
       auto total = [](const nlohmann::json& r) {
         return r["time_generate"].get<double>() + r["time_score"].get<double>() + r["time_forward"].get<double>() +
                r["time_update"].get<double>();
       };
       std::sort(recs.begin(), recs.end(), [&](auto& a, auto& b) { return total(a) < total(b); });
+      std::vector<double> all_s;
+      for (const auto& rec : recs) all_s.push_back(total(rec));
       const nlohmann::json& mid = recs[recs.size() / 2];
       BenchResult r;
       r.name = name;
@@ -132,6 +136,7 @@ void run_ppo_bench(BenchContext& ctx) {
                             {"ref_value", mid["time_forward"]},
                             {"update", mid["time_update"]}};
       r.extra["iteration_s"] = iter_s;
+      r.extra["iteration_s_all"] = all_s;
       r.extra["logprob_gen_max_diff"] = mid["logprob_gen_max_diff"];
       r.extra["dtype"] = dtype;
       if (ctx.opts.reference) {
@@ -156,6 +161,11 @@ void run_ppo_bench(BenchContext& ctx) {
         std::printf("  %s: ours generate %.3f  score %.3f  ref+value %.3f  update %.3f  = %.3f s/iteration\n",
                     name.c_str(), mid["time_generate"].get<double>(), mid["time_score"].get<double>(),
                     mid["time_forward"].get<double>(), mid["time_update"].get<double>(), iter_s);
+        if (all_s.size() > 1) {
+          std::printf("  %s: our iterations (sorted):", name.c_str());
+          for (double x : all_s) std::printf(" %.3f", x);
+          std::printf(" s\n");
+        }
         std::printf("  %s: max |generation's - recomputed log-prob| %.2g nats\n", name.c_str(),
                     mid["logprob_gen_max_diff"].get<double>());
         if (r.extra.contains("reference_seconds")) {

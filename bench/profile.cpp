@@ -13,6 +13,19 @@
 
 namespace rlhf::bench {
 
+// "torch::autograd::CppNode<rlhf::kernels::(anonymous namespace)::LinearBf16Fn>" -> "backward of
+// LinearBf16Fn": our operators' backward nodes by their Function's name.
+static std::string short_name(std::string name) {
+  const std::string node = "torch::autograd::CppNode<";
+  if (name.rfind(node, 0) == 0) {
+    name = name.substr(node.size());
+    if (!name.empty() && name.back() == '>') name.pop_back();
+    const auto colon = name.rfind("::");
+    name = "backward of " + (colon == std::string::npos ? name : name.substr(colon + 2));
+  }
+  return name;
+}
+
 std::string op_profile(const std::function<void()>& fn, int top) {
   namespace prof = torch::autograd::profiler;
   prof::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
@@ -38,7 +51,7 @@ std::string op_profile(const std::function<void()>& fn, int top) {
         Open o = stack.back();
         stack.pop_back();
         const double us = o.ev->cpuElapsedUs(ev);
-        Agg& a = agg[o.ev->name()];
+        Agg& a = agg[short_name(o.ev->name())];
         a.total_us += us;
         a.self_us += us - o.child_us;
         a.calls += 1;

@@ -166,6 +166,47 @@ void kern_b16_fma(const uint32_t* Xp, int64_t ldxp, const uint16_t* W, int64_t p
   store_block<MR, NP>(acc, bias, Y, ldy, ncols_last, acc_y);
 }
 
+// bf16 bits (round to nearest even; NaN quieted, as to_bf16) in the low half of each lane.
+inline __m512i bf16_bits_512(__m512 v) {
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF))), 16);
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)),
+                                                _mm512_set1_epi32(0x7F800000));
+  return _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
+}
+
+// One bf16 panel (cols <= 16 columns starting at `base`) into dst: (K2, 16) k-pairs as uint32
+// (even k low, odd k high), zero padded. Rows contiguous along n (stride_n == 1).
+void pack_panel_b16_rows(const float* base, int64_t K, int64_t stride_k, int64_t cols, uint32_t* dst) {
+  const __mmask16 m = cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << cols) - 1);
+  for (int64_t k = 0; k < K; k += 2) {
+    const __m512i lo = bf16_bits_512(_mm512_maskz_loadu_ps(m, base + k * stride_k));
+    const __m512i hi = k + 1 < K ? bf16_bits_512(_mm512_maskz_loadu_ps(m, base + (k + 1) * stride_k))
+                                 : _mm512_setzero_si512();
+    _mm512_storeu_si512(dst + (k / 2) * kPanel, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+  }
+}
+
+// The same with columns contiguous along k (stride_k == 1, torch's (out, in) weights): tiles of
+// 16 k x 16 columns, each column's 16 values rounded and paired in registers, then transposed.
+void pack_panel_b16_cols(const float* base, int64_t K, int64_t stride_n, int64_t cols, uint32_t* dst) {
+  alignas(64) uint32_t tile[kPanel][8];
+  for (int64_t k0 = 0; k0 < K; k0 += 16) {
+    const int64_t kn = std::min<int64_t>(16, K - k0), pairs = (kn + 1) / 2;
+    const __mmask16 m = kn >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << kn) - 1);
+    for (int64_t j = 0; j < kPanel; ++j) {
+      const __m512i r = j < cols ? bf16_bits_512(_mm512_maskz_loadu_ps(m, base + j * stride_n + k0))
+                                 : _mm512_setzero_si512();
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tile[j]), _mm512_cvtepi32_epi16(r));
+    }
+    for (int64_t q = 0; q < pairs; ++q) {
+      uint32_t* d = dst + (k0 / 2 + q) * kPanel;
+      for (int64_t j = 0; j < kPanel; ++j) d[j] = tile[j][q];
+    }
+  }
+}
+
 template <size_t... R>
 constexpr TableF32 make_f32(std::index_sequence<R...>) {
   return {{{&kern_f32<R + 1, 1>, &kern_f32<R + 1, 2>, &kern_f32<R + 1, 3>}...}};
@@ -237,11 +278,19 @@ PackedMatrix pack_matrix(const float* w, int64_t K, int64_t N, int64_t stride_k,
     else
       p.f32[(pi * K + k) * kPanel + j] = v;
   };
+  // bf16 panels from unit-stride rows or columns take the AVX-512 routines (bit-identical to put).
+  const bool fast_b16 = bf16 && cpu_isa() != Isa::Generic && (stride_n == 1 || stride_k == 1);
   auto body = [&](int64_t p0, int64_t p1) {
     for (int64_t pi = p0; pi < p1; ++pi) {
       const int64_t cols = std::min<int64_t>(kPanel, N - pi * kPanel);
       const float* base = w + pi * kPanel * stride_n;
-      if (stride_n == 1) {
+      if (fast_b16) {
+        auto* dst = reinterpret_cast<uint32_t*>(p.b16.data()) + pi * K2 * kPanel;
+        if (stride_n == 1)
+          pack_panel_b16_rows(base, K, stride_k, cols, dst);
+        else
+          pack_panel_b16_cols(base, K, stride_n, cols, dst);
+      } else if (stride_n == 1) {
         // Rows of W contiguous along n: 16 consecutive values per k.
         for (int64_t k = 0; k < K; ++k) {
           const float* src = base + k * stride_k;

@@ -1,12 +1,15 @@
 // oneDNN-backed linear layer and fused masked attention for fp32 CPU training (see train_ops.h).
 #include "kernels/train_ops.h"
 
+#include <ATen/record_function.h>
+
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -17,6 +20,7 @@
 #include "kernels/train_vec.h"
 #include "kernels/vec.h"
 #include "rlhf/io/error.h"
+
 
 // libgomp (loaded with libtorch) when present; weak so that a build without OpenMP still links.
 extern "C" void omp_set_num_threads(int) __attribute__((weak));
@@ -141,22 +145,16 @@ struct RowMask {
 // op-by-op graph where every score is the same constant, no gradient into q and k).
 bool softmax_row(float* row, int64_t i, const RowMask& m) {
   const int64_t lim = m.limit(i), S = m.S;
-  bool live;
-  if (!m.has_holes()) {
-    const float mx = max_value(row, lim);
-    live = lim > 0 && mx != -INFINITY;
-    if (live) scale_inplace(row, lim, static_cast<float>(1.0 / exp_shifted(row, lim, mx, 1.0f, row)));
-  } else {
-    // Blocked keys -> -inf (branch-free loops over the int64 masks), then a softmax that maps -inf to 0.
-    constexpr float kBlocked = -INFINITY;
-    if (m.key_mask)
-      for (int64_t j = 0; j < lim; ++j) row[j] = m.key_mask[j] == 0 ? kBlocked : row[j];
-    if (m.seg) {
-      const int64_t own = m.seg[i + (S - m.T)];
-      for (int64_t j = 0; j < lim; ++j) row[j] = m.seg[j] != own ? kBlocked : row[j];
-    }
-    live = softmax_masked_inplace(row, lim);
+  // Blocked keys -> -inf (branch-free loops over the int64 masks), then a softmax that maps -inf
+  // to exactly 0.
+  constexpr float kBlocked = -INFINITY;
+  if (m.key_mask)
+    for (int64_t j = 0; j < lim; ++j) row[j] = m.key_mask[j] == 0 ? kBlocked : row[j];
+  if (m.seg) {
+    const int64_t own = m.seg[i + (S - m.T)];
+    for (int64_t j = 0; j < lim; ++j) row[j] = m.seg[j] != own ? kBlocked : row[j];
   }
+  const bool live = lim > 0 && softmax_masked_inplace(row, lim);
   if (!live) {  // no visible key: a uniform average (finite), as the op-by-op path gives
     const float u = 1.0f / static_cast<float>(S);
     for (int64_t j = 0; j < S; ++j) row[j] = u;
@@ -205,45 +203,112 @@ void heads_parallel(int64_t n, F&& f) {
   });
 }
 
+// The heads of one attention call: q (B, H, T, D), k and v (B, Hkv, S, D) and their gradients
+// as views whose last dimension is contiguous (heads sliced from a fused projection included).
+struct AttnHeads {
+  int64_t B, H, Hkv, G, T, S, D;
+  bool causal;
+  float scale;
+  const int64_t* km;   // (B, S) key mask or null
+  const int64_t* seg;  // (B, S) segments or null
+  RowMask row_mask(int64_t b) const { return {causal, T, S, km ? km + b * S : nullptr, seg ? seg + b * S : nullptr}; }
+};
+
+// Forward over all heads: probs (B, H, T, S) and dead (B, H, T) are written for the backward.
+void attention_forward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, HeadView O, float* P, uint8_t* dd) {
+  const int64_t T = a.T, S = a.S, D = a.D;
+  heads_parallel(a.B * a.H, [&](int64_t begin, int64_t end) {
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t b = bh / a.H, h = bh % a.H, hk = h / a.G;
+      float* p = P + bh * T * S;
+      const RowMask m = a.row_mask(b);
+      for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
+        const int64_t nb = std::min(kQueryBlock, T - i0), L = block_keys(a.causal, i0, nb, T, S);
+        float* pb = p + i0 * S;
+        sgemm('N', 'T', nb, L, D, a.scale, Q.at(b, h) + i0 * Q.ld(), Q.ld(), K.at(b, hk), K.ld(), 0.0f, pb, S);
+        bool any_dead = false;
+        for (int64_t i = i0; i < i0 + nb; ++i) {
+          dd[bh * T + i] = softmax_row(p + i * S, i, m) ? 0 : 1;
+          any_dead = any_dead || dd[bh * T + i];
+        }
+        sgemm('N', 'N', nb, D, L, 1.0f, pb, S, V.at(b, hk), V.ld(), 0.0f, O.at(b, h) + i0 * O.ld(), O.ld());
+        // A row without a visible key averages all S values (its probabilities reach past L).
+        for (int64_t i = i0; any_dead && i < i0 + nb; ++i)
+          if (dd[bh * T + i]) mean_rows(V.at(b, hk), S, D, V.ld(), O.at(b, h) + i * O.ld());
+      }
+    }
+  });
+}
+
+// Backward over kv heads (dK and dV sum over the query heads of their group). The masks are not
+// needed: P (0 at blocked keys) and the dead rows carry them.
+void attention_backward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, HeadView GO, const float* P,
+                        const uint8_t* dead, HeadView GQ, HeadView GK, HeadView GV) {
+  const int64_t T = a.T, S = a.S, D = a.D;
+  heads_parallel(a.B * a.Hkv, [&](int64_t begin, int64_t end) {
+    std::vector<float> dp(static_cast<size_t>(std::min(kQueryBlock, T) * S));
+    for (int64_t bk = begin; bk < end; ++bk) {
+      const int64_t b = bk / a.Hkv, hk = bk % a.Hkv;
+      // dK and dV accumulate over query blocks and over the query heads of the kv group.
+      zero_rows(GK.at(b, hk), S, D, GK.ld());
+      zero_rows(GV.at(b, hk), S, D, GV.ld());
+      for (int64_t g = 0; g < a.G; ++g) {
+        const int64_t h = hk * a.G + g;
+        for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
+          const int64_t nb = std::min(kQueryBlock, T - i0), L = block_keys(a.causal, i0, nb, T, S);
+          const float* p = P + (b * a.H + h) * T * S + i0 * S;
+          const float* gob = GO.at(b, h) + i0 * GO.ld();
+          // dV[0, L) += P^T dO ; dP = dO V^T
+          sgemm('T', 'N', L, D, nb, 1.0f, p, S, gob, GO.ld(), 1.0f, GV.at(b, hk), GV.ld());
+          for (int64_t r = 0; r < nb && L < S; ++r)  // a row without a visible key weights every value 1/S
+            if (dead[(b * a.H + h) * T + i0 + r])
+              for (int64_t j = L; j < S; ++j) axpy(p[r * S + j], gob + r * GO.ld(), GV.at(b, hk) + j * GV.ld(), D);
+          sgemm('N', 'T', nb, L, D, 1.0f, gob, GO.ld(), V.at(b, hk), V.ld(), 0.0f, dp.data(), S);
+          // dS = P * (dP - sum_j dP * P), in place (keys past L have P = 0 and are not read)
+          for (int64_t r = 0; r < nb; ++r) {
+            float* d = dp.data() + r * S;
+            if (dead[(b * a.H + h) * T + i0 + r])
+              std::memset(d, 0, static_cast<size_t>(L) * sizeof(float));
+            else
+              softmax_backward_row(p + r * S, d, L);
+          }
+          // dQ = scale dS K ; dK[0, L) += scale dS^T Q
+          sgemm('N', 'N', nb, D, L, a.scale, dp.data(), S, K.at(b, hk), K.ld(), 0.0f, GQ.at(b, h) + i0 * GQ.ld(),
+                GQ.ld());
+          sgemm('T', 'N', L, D, nb, a.scale, dp.data(), S, Q.at(b, h) + i0 * Q.ld(), Q.ld(), 1.0f, GK.at(b, hk),
+                GK.ld());
+        }
+      }
+    }
+  });
+}
+
+AttnHeads attn_heads(const at::Tensor& q, const at::Tensor& k, bool causal, const at::Tensor& km, const at::Tensor& sg,
+                     double scale) {
+  AttnHeads a;
+  a.B = q.size(0), a.H = q.size(1), a.T = q.size(2), a.D = q.size(3), a.Hkv = k.size(1), a.S = k.size(2);
+  a.G = a.H / a.Hkv;
+  a.causal = causal;
+  a.scale = static_cast<float>(scale);
+  a.km = km.defined() ? km.data_ptr<int64_t>() : nullptr;
+  a.seg = sg.defined() ? sg.data_ptr<int64_t>() : nullptr;
+  return a;
+}
+
+// Empty tensors stand for "no such mask" (autograd Functions take no undefined inputs).
+at::Tensor mask_or_none(const at::Tensor& t) { return t.numel() > 0 ? t.to(at::kLong).contiguous() : at::Tensor(); }
+
 struct AttentionFn : public torch::autograd::Function<AttentionFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q_in, const at::Tensor& k_in,
                             const at::Tensor& v_in, bool causal, const at::Tensor& key_mask, const at::Tensor& segments,
                             double scale) {
     auto q = last_dim_contiguous(q_in), k = last_dim_contiguous(k_in), v = last_dim_contiguous(v_in);
-    const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3), Hkv = k.size(1), S = k.size(2);
-    const int64_t G = H / Hkv;
-    // Empty tensors stand for "no such mask" (autograd Functions take no undefined inputs).
-    auto km = key_mask.numel() > 0 ? key_mask.to(at::kLong).contiguous() : at::Tensor();
-    auto sg = segments.numel() > 0 ? segments.to(at::kLong).contiguous() : at::Tensor();
-    auto probs = at::empty({B, H, T, S}, q.options());
-    auto dead = at::empty({B, H, T}, q.options().dtype(at::kByte));  // rows without a visible key
-    uint8_t* dd = dead.data_ptr<uint8_t>();
-    auto out = at::empty({B, T, H, D}, q.options()).transpose(1, 2);  // (B, H, T, D) view of (B, T, H, D)
-    HeadView Q{&q}, Kv{&k}, V{&v}, O{&out};
-    float* P = probs.data_ptr<float>();
-    const float sc = static_cast<float>(scale);
-    heads_parallel(B * H, [&](int64_t begin, int64_t end) {
-      for (int64_t bh = begin; bh < end; ++bh) {
-        const int64_t b = bh / H, h = bh % H, hk = h / G;
-        float* p = P + bh * T * S;
-        RowMask m{causal, T, S, km.defined() ? km.data_ptr<int64_t>() + b * S : nullptr,
-                  sg.defined() ? sg.data_ptr<int64_t>() + b * S : nullptr};
-        for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
-          const int64_t nb = std::min(kQueryBlock, T - i0), L = block_keys(causal, i0, nb, T, S);
-          float* pb = p + i0 * S;
-          sgemm('N', 'T', nb, L, D, sc, Q.at(b, h) + i0 * Q.ld(), Q.ld(), Kv.at(b, hk), Kv.ld(), 0.0f, pb, S);
-          bool any_dead = false;
-          for (int64_t i = i0; i < i0 + nb; ++i) {
-            dd[bh * T + i] = softmax_row(p + i * S, i, m) ? 0 : 1;
-            any_dead = any_dead || dd[bh * T + i];
-          }
-          sgemm('N', 'N', nb, D, L, 1.0f, pb, S, V.at(b, hk), V.ld(), 0.0f, O.at(b, h) + i0 * O.ld(), O.ld());
-          // A row without a visible key averages all S values (its probabilities reach past L).
-          for (int64_t i = i0; any_dead && i < i0 + nb; ++i)
-            if (dd[bh * T + i]) mean_rows(V.at(b, hk), S, D, V.ld(), O.at(b, h) + i * O.ld());
-        }
-      }
-    });
+    auto km = mask_or_none(key_mask), sg = mask_or_none(segments);
+    const AttnHeads a = attn_heads(q, k, causal, km, sg, scale);
+    auto probs = at::empty({a.B, a.H, a.T, a.S}, q.options());
+    auto dead = at::empty({a.B, a.H, a.T}, q.options().dtype(at::kByte));  // rows without a visible key
+    auto out = at::empty({a.B, a.T, a.H, a.D}, q.options()).transpose(1, 2);  // (B, H, T, D) view of (B, T, H, D)
+    attention_forward(a, {&q}, {&k}, {&v}, {&out}, probs.data_ptr<float>(), dead.data_ptr<uint8_t>());
     ctx->save_for_backward({q, k, v, probs, dead});
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["causal"] = causal;
@@ -253,54 +318,60 @@ struct AttentionFn : public torch::autograd::Function<AttentionFn> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const auto &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
-    const uint8_t* dead = saved[4].data_ptr<uint8_t>();
-    const float sc = static_cast<float>(ctx->saved_data["scale"].toDouble());
-    const bool causal = ctx->saved_data["causal"].toBool();
+    // The backward needs no masks: P (0 at blocked keys) and the dead rows carry them.
+    const AttnHeads a = attn_heads(q, k, ctx->saved_data["causal"].toBool(), at::Tensor(), at::Tensor(),
+                                   ctx->saved_data["scale"].toDouble());
     auto go = last_dim_contiguous(grads[0]);
-    const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3), Hkv = k.size(1), S = k.size(2);
-    const int64_t G = H / Hkv;
     // Gradients laid out (B, T, heads, D) in memory, like the projections they flow back into.
-    auto gq = at::empty({B, T, H, D}, q.options()).transpose(1, 2);
-    auto gk = at::empty({B, S, Hkv, D}, q.options()).transpose(1, 2);
-    auto gv = at::empty({B, S, Hkv, D}, q.options()).transpose(1, 2);
-    HeadView Q{&q}, Kv{&k}, V{&v}, GO{&go}, GQ{&gq}, GK{&gk}, GV{&gv};
-    const float* P = probs.data_ptr<float>();
-    heads_parallel(B * Hkv, [&](int64_t begin, int64_t end) {
-      std::vector<float> dp(static_cast<size_t>(std::min(kQueryBlock, T) * S));
-      for (int64_t bk = begin; bk < end; ++bk) {
-        const int64_t b = bk / Hkv, hk = bk % Hkv;
-        // dK and dV accumulate over query blocks and over the query heads of the kv group.
-        zero_rows(GK.at(b, hk), S, D, GK.ld());
-        zero_rows(GV.at(b, hk), S, D, GV.ld());
-        for (int64_t g = 0; g < G; ++g) {
-          const int64_t h = hk * G + g;
-          for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
-            const int64_t nb = std::min(kQueryBlock, T - i0), L = block_keys(causal, i0, nb, T, S);
-            const float* p = P + (b * H + h) * T * S + i0 * S;
-            const float* gob = GO.at(b, h) + i0 * GO.ld();
-            // dV[0, L) += P^T dO ; dP = dO V^T
-            sgemm('T', 'N', L, D, nb, 1.0f, p, S, gob, GO.ld(), 1.0f, GV.at(b, hk), GV.ld());
-            for (int64_t r = 0; r < nb && L < S; ++r)  // a row without a visible key weights every value 1/S
-              if (dead[(b * H + h) * T + i0 + r])
-                for (int64_t j = L; j < S; ++j) axpy(p[r * S + j], gob + r * GO.ld(), GV.at(b, hk) + j * GV.ld(), D);
-            sgemm('N', 'T', nb, L, D, 1.0f, gob, GO.ld(), V.at(b, hk), V.ld(), 0.0f, dp.data(), S);
-            // dS = P * (dP - sum_j dP * P), in place (keys past L have P = 0 and are not read)
-            for (int64_t r = 0; r < nb; ++r) {
-              float* d = dp.data() + r * S;
-              if (dead[(b * H + h) * T + i0 + r])
-                std::memset(d, 0, static_cast<size_t>(L) * sizeof(float));
-              else
-                softmax_backward_row(p + r * S, d, L);
-            }
-            // dQ = scale dS K ; dK[0, L) += scale dS^T Q
-            sgemm('N', 'N', nb, D, L, sc, dp.data(), S, Kv.at(b, hk), Kv.ld(), 0.0f, GQ.at(b, h) + i0 * GQ.ld(),
-                  GQ.ld());
-            sgemm('T', 'N', L, D, nb, sc, dp.data(), S, Q.at(b, h) + i0 * Q.ld(), Q.ld(), 1.0f, GK.at(b, hk), GK.ld());
-          }
-        }
-      }
-    });
+    auto gq = at::empty({a.B, a.T, a.H, a.D}, q.options()).transpose(1, 2);
+    auto gk = at::empty({a.B, a.S, a.Hkv, a.D}, q.options()).transpose(1, 2);
+    auto gv = at::empty({a.B, a.S, a.Hkv, a.D}, q.options()).transpose(1, 2);
+    attention_backward(a, {&q}, {&k}, {&v}, {&go}, probs.data_ptr<float>(), saved[4].data_ptr<uint8_t>(), {&gq},
+                       {&gk}, {&gv});
     return {gq, gk, gv, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+// The same attention on q | k | v as one fused projection's output (B, T, H + 2 Hkv, D): the
+// gradient comes back as one (B, T, H + 2 Hkv, D) tensor with dQ, dK and dV written into their
+// slices, instead of three slice backwards (each a zero-filled full-size tensor) and their sum.
+struct AttentionQkvFn : public torch::autograd::Function<AttentionQkvFn> {
+  static std::array<at::Tensor, 3> split(const at::Tensor& qkv, int64_t H, int64_t Hkv) {
+    return {qkv.narrow(2, 0, H).transpose(1, 2), qkv.narrow(2, H, Hkv).transpose(1, 2),
+            qkv.narrow(2, H + Hkv, Hkv).transpose(1, 2)};
+  }
+
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& qkv_in, int64_t H, int64_t Hkv, bool causal,
+                            const at::Tensor& key_mask, const at::Tensor& segments, double scale) {
+    auto qkv = last_dim_contiguous(qkv_in);
+    auto [q, k, v] = split(qkv, H, Hkv);
+    auto km = mask_or_none(key_mask), sg = mask_or_none(segments);
+    const AttnHeads a = attn_heads(q, k, causal, km, sg, scale);
+    auto probs = at::empty({a.B, a.H, a.T, a.S}, q.options());
+    auto dead = at::empty({a.B, a.H, a.T}, q.options().dtype(at::kByte));
+    auto out = at::empty({a.B, a.T, a.H, a.D}, q.options()).transpose(1, 2);
+    attention_forward(a, {&q}, {&k}, {&v}, {&out}, probs.data_ptr<float>(), dead.data_ptr<uint8_t>());
+    ctx->save_for_backward({qkv, probs, dead});
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["causal"] = causal;
+    ctx->saved_data["H"] = H;
+    ctx->saved_data["Hkv"] = Hkv;
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &qkv = saved[0], &probs = saved[1];
+    const int64_t H = ctx->saved_data["H"].toInt(), Hkv = ctx->saved_data["Hkv"].toInt();
+    auto [q, k, v] = split(qkv, H, Hkv);
+    const AttnHeads a = attn_heads(q, k, ctx->saved_data["causal"].toBool(), at::Tensor(), at::Tensor(),
+                                   ctx->saved_data["scale"].toDouble());
+    auto go = last_dim_contiguous(grads[0]);
+    auto gqkv = at::empty(qkv.sizes(), qkv.options());
+    auto [gq, gk, gv] = split(gqkv, H, Hkv);
+    attention_backward(a, {&q}, {&k}, {&v}, {&go}, probs.data_ptr<float>(), saved[2].data_ptr<uint8_t>(), {&gq},
+                       {&gk}, {&gv});
+    return {gqkv, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -387,6 +458,7 @@ struct TokenLogprobFn : public torch::autograd::Function<TokenLogprobFn> {
 
 at::Tensor train_gelu(const at::Tensor& x) {
   if (x.scalar_type() != at::kFloat || !x.device().is_cpu()) throw Error("train_gelu: needs a float32 CPU tensor");
+  RECORD_FUNCTION("rlhf::gelu", std::vector<c10::IValue>());
   return GeluFn::apply(x);
 }
 
@@ -422,6 +494,7 @@ at::Tensor train_token_logprobs(const at::Tensor& logits, const at::Tensor& targ
     throw Error("train_token_logprobs: a target id is >= the vocabulary size " + std::to_string(V));
   at::Tensor ent = entropy ? at::empty({logits.size(0)}, logits.options().requires_grad(false))
                            : at::empty({0}, logits.options().requires_grad(false));
+  RECORD_FUNCTION("rlhf::token_logprobs", std::vector<c10::IValue>());
   auto lp = TokenLogprobFn::apply(logits.contiguous(), t, ent);
   if (entropy) *entropy = ent;
   return lp;
@@ -438,6 +511,7 @@ bool train_ops_apply(const at::Tensor& x) {
 at::Tensor train_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   if (x.size(-1) != w.size(1))
     throw Error("train_linear: input width " + std::to_string(x.size(-1)) + " != weight width " + std::to_string(w.size(1)));
+  RECORD_FUNCTION("rlhf::linear", std::vector<c10::IValue>());
   return LinearFn::apply(x, w, b.defined() ? b : at::empty({0}, w.options()));
 }
 
@@ -446,9 +520,24 @@ at::Tensor train_attention(const at::Tensor& q, const at::Tensor& k, const at::T
   if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4 || k.size(1) == 0 || q.size(1) % k.size(1) != 0)
     throw Error("train_attention: q must be (B, H, T, D) and k, v (B, Hkv, S, D) with H a multiple of Hkv");
   if (causal && k.size(2) < q.size(2)) throw Error("train_attention: causal attention needs S >= T");
+  RECORD_FUNCTION("rlhf::attention", std::vector<c10::IValue>());
   auto none = at::empty({0}, q.options().dtype(at::kLong));
   return AttentionFn::apply(q, k, v, causal, key_mask.defined() ? key_mask : none, segments.defined() ? segments : none,
                             scale);
+}
+
+at::Tensor train_attention_qkv(const at::Tensor& qkv, int64_t n_head, int64_t kv_heads, bool causal,
+                               const at::Tensor& key_mask, const at::Tensor& segments, double scale) {
+  if (qkv.dim() != 4 || kv_heads < 1 || n_head % kv_heads != 0 || qkv.size(2) != n_head + 2 * kv_heads)
+    throw Error("train_attention_qkv: qkv must be (B, T, H + 2 Hkv, D) with H a multiple of Hkv; got " +
+                std::to_string(qkv.size(2)) + " heads for H " + std::to_string(n_head) + ", Hkv " +
+                std::to_string(kv_heads));
+  if (qkv.scalar_type() != at::kFloat || !qkv.device().is_cpu())
+    throw Error("train_attention_qkv: needs a float32 CPU tensor");
+  RECORD_FUNCTION("rlhf::attention", std::vector<c10::IValue>());
+  auto none = at::empty({0}, qkv.options().dtype(at::kLong));
+  return AttentionQkvFn::apply(qkv, n_head, kv_heads, causal, key_mask.defined() ? key_mask : none,
+                               segments.defined() ? segments : none, scale);
 }
 
 double sgemm_peak_gflops(int64_t n) {

@@ -34,6 +34,12 @@ at::Tensor train_linear(const at::Tensor& x, const at::Tensor& w, const at::Tens
 at::Tensor train_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
                            const at::Tensor& key_mask, const at::Tensor& segments, double scale);
 
+// The same on q | k | v as one fused projection lays them out: qkv (B, T, H + 2 Hkv, D) (heads
+// q_0..q_H-1, k_0..k_Hkv-1, v_0..v_Hkv-1; Hkv may be < H), causal self-attention over T (S = T).
+// Returns (B, H, T, D) (a view of (B, T, H, D) memory); the gradient flows back as one tensor.
+at::Tensor train_attention_qkv(const at::Tensor& qkv, int64_t n_head, int64_t kv_heads, bool causal,
+                               const at::Tensor& key_mask, const at::Tensor& segments, double scale);
+
 // y = gelu_tanh(x) (GPT-2's "gelu_new") in one vectorised pass, with a one-pass backward.
 at::Tensor train_gelu(const at::Tensor& x);
 

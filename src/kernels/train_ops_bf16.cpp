@@ -2,6 +2,7 @@
 #include "kernels/train_ops_bf16.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <c10/util/intrusive_ptr.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <torch/torch.h>
@@ -281,12 +282,21 @@ std::unordered_map<const c10::TensorImpl*, WeightCopy>& weight_cache() {
   return c;
 }
 
+// Frozen weights (requires_grad false: PPO's reference and reward models) keep their copy across
+// regions, under the same validity checks: no optimizer updates them, and the in-place writes that
+// do happen to them (loading a checkpoint) go through the tensor and bump its version.
+std::unordered_map<const c10::TensorImpl*, WeightCopy>& frozen_cache() {
+  static std::unordered_map<const c10::TensorImpl*, WeightCopy> c;
+  return c;
+}
+
 at::Tensor bf16_weight(const at::Tensor& w) {
-  if (tl_guard_depth == 0) return to_bf16(w.detach());  // no region: nothing to share the copy with
+  const bool frozen = !w.requires_grad();
+  if (tl_guard_depth == 0 && !frozen) return to_bf16(w.detach());  // no region: nothing to share the copy with
   const c10::TensorImpl* key = w.unsafeGetTensorImpl();
   const uint32_t version = w._version();
   std::lock_guard<std::mutex> lock(cache_mu);
-  auto& cache = weight_cache();
+  auto& cache = frozen ? frozen_cache() : weight_cache();
   auto it = cache.find(key);
   if (it != cache.end() && !it->second.weak.expired() && it->second.version == version &&
       it->second.data == w.data_ptr())
@@ -403,7 +413,10 @@ TrainMatmulDtypeGuard::TrainMatmulDtypeGuard(at::ScalarType dtype) : prev_(tl_ma
 }
 TrainMatmulDtypeGuard::~TrainMatmulDtypeGuard() {
   tl_matmul_dtype = prev_;
-  if (--tl_guard_depth == 0) clear_bf16_weight_cache();
+  if (--tl_guard_depth == 0) {
+    std::lock_guard<std::mutex> lock(cache_mu);
+    weight_cache().clear();
+  }
 }
 
 namespace {
@@ -421,17 +434,25 @@ void check_linear_args(const std::string& fn, const at::Tensor& x, const at::Ten
 
 at::Tensor train_linear_bf16(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   check_linear_args("train_linear_bf16", x, w, b);
+  RECORD_FUNCTION("rlhf::linear_bf16", std::vector<c10::IValue>());
   return LinearBf16Fn::apply(x, w, b.defined() ? b : at::empty({0}, w.options()));
 }
 
 at::Tensor train_linear_gelu_bf16(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   check_linear_args("train_linear_gelu_bf16", x, w, b);
+  RECORD_FUNCTION("rlhf::linear_gelu_bf16", std::vector<c10::IValue>());
   return LinearGeluBf16Fn::apply(x, w, b.defined() ? b : at::empty({0}, w.options()));
 }
 
 void clear_bf16_weight_cache() {
   std::lock_guard<std::mutex> lock(cache_mu);
   weight_cache().clear();
+  frozen_cache().clear();
+}
+
+size_t bf16_frozen_cache_size() {
+  std::lock_guard<std::mutex> lock(cache_mu);
+  return frozen_cache().size();
 }
 
 size_t bf16_weight_cache_size() {

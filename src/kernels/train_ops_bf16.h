@@ -38,12 +38,16 @@ at::Tensor train_linear_bf16(const at::Tensor& x, const at::Tensor& w, const at:
 // GELU and its derivative run in fp32 next to the bf16 rounding of the gradient.
 at::Tensor train_linear_gelu_bf16(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
 
-// Drops the bf16 weight copies (done when the outermost TrainMatmulDtypeGuard ends). Within a
-// guard a copy is refreshed when the weight's version counter moved (an in-place op on the
-// weight); updates through `.data()` or raw pointers inside a guard need this call.
+// Drops the bf16 weight copies. The copies of trainable weights are dropped when the outermost
+// TrainMatmulDtypeGuard ends; frozen weights (requires_grad false) keep theirs while they live.
+// A copy is refreshed when the weight's version counter moved (an in-place op on the weight) or
+// its storage changed; updates through `.data()` or raw pointers (inside a guard, or to a frozen
+// weight) need this call.
 void clear_bf16_weight_cache();
-// Number of cached bf16 weight copies, and of copies made by this process so far (tests).
+// Number of cached bf16 copies of trainable weights (this region) and of frozen weights, and of
+// copies made by this process so far (tests).
 size_t bf16_weight_cache_size();
+size_t bf16_frozen_cache_size();
 int64_t bf16_weight_copies_made();
 
 }  // namespace rlhf::kernels

@@ -93,6 +93,36 @@ float exp_masked_512(float* x, int64_t n, float mx) {
   return _mm512_reduce_add_ps(acc);
 }
 
+// softmax_masked_inplace for rows of at most 128 values, held in registers: one load and one
+// store per value (the general path's passes would reload what the previous pass just stored).
+bool softmax_short_512(float* x, int64_t n) {
+  __m512 v[8];
+  const int nv = static_cast<int>((n + 15) / 16);
+  const __m512 ninf = _mm512_set1_ps(-INFINITY);
+  __m512 mx = ninf;
+  for (int i = 0; i < nv; ++i) {
+    v[i] = n - 16 * i >= 16 ? _mm512_loadu_ps(x + 16 * i) : _mm512_mask_loadu_ps(ninf, tail_mask(n - 16 * i), x + 16 * i);
+    mx = _mm512_max_ps(mx, v[i]);
+  }
+  const float m = _mm512_reduce_max_ps(mx);
+  if (m == -INFINITY) return false;
+  const __m512 mv = _mm512_set1_ps(m);
+  __m512 acc = _mm512_setzero_ps();
+  for (int i = 0; i < nv; ++i) {
+    const __mmask16 live = _mm512_cmp_ps_mask(v[i], ninf, _CMP_NEQ_OQ);
+    v[i] = _mm512_maskz_mov_ps(live, simd512::exp(_mm512_sub_ps(v[i], mv)));
+    acc = _mm512_add_ps(acc, v[i]);
+  }
+  const __m512 r = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(acc));
+  for (int i = 0; i < nv; ++i) {
+    if (n - 16 * i >= 16)
+      _mm512_storeu_ps(x + 16 * i, _mm512_mul_ps(v[i], r));
+    else
+      _mm512_mask_storeu_ps(x + 16 * i, tail_mask(n - 16 * i), _mm512_mul_ps(v[i], r));
+  }
+  return true;
+}
+
 void softmax_backward_512(const float* p, float* d, int64_t n, float pd) {
   const __m512 s = _mm512_set1_ps(pd);
   for (int64_t i = 0; i < n; i += 16) {
@@ -138,6 +168,27 @@ void logprob_grad_512(const float* x, int64_t n, float lse, float scale, float* 
     __m512 e = simd512::exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), l));
     _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(s, e));
   }
+}
+
+// Sum of squares: fp32 lanes over blocks of 4096 values, each block's total added in double.
+double sum_squares_512(const float* x, int64_t n) {
+  double total = 0;
+  for (int64_t b = 0; b < n; b += 4096) {
+    const int64_t e = std::min(n, b + 4096);
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t i = b;
+    for (; i + 32 <= e; i += 32) {
+      const __m512 v0 = _mm512_loadu_ps(x + i), v1 = _mm512_loadu_ps(x + i + 16);
+      a0 = _mm512_fmadd_ps(v0, v0, a0);
+      a1 = _mm512_fmadd_ps(v1, v1, a1);
+    }
+    for (; i < e; i += 16) {
+      const __m512 v = _mm512_maskz_loadu_ps(tail_mask(e - i), x + i);
+      a0 = _mm512_fmadd_ps(v, v, a0);
+    }
+    total += static_cast<double>(_mm512_reduce_add_ps(_mm512_add_ps(a0, a1)));
+  }
+  return total;
 }
 
 void adamw_512(float* p, float* g, float* mo, float* vo, int64_t n, const AdamWCoefs& c) {
@@ -188,6 +239,7 @@ float max_value(const float* x, int64_t n) {
 }
 
 bool softmax_masked_inplace(float* x, int64_t n) {
+  if (n > 0 && n <= 128 && has_avx512()) return softmax_short_512(x, n);
   const float mx = max_value(x, n);
   if (mx == -INFINITY || n == 0) return false;
   float sum = 0;
@@ -242,6 +294,17 @@ void logprob_grad_row(const float* x, int64_t n, float lse, int64_t target, floa
     for (int64_t i = 0; i < n; ++i) g[i] = -scale * std::exp(x[i] - lse);
   }
   g[target] = scale * (1.0f - std::exp(xt - lse));
+}
+
+double sum_squares(const float* x, int64_t n) {
+  if (has_avx512()) return sum_squares_512(x, n);
+  double total = 0;
+  for (int64_t b = 0; b < n; b += 4096) {
+    float block = 0;
+    for (int64_t i = b; i < std::min(n, b + 4096); ++i) block += x[i] * x[i];
+    total += block;
+  }
+  return total;
 }
 
 void adamw_update(float* p, float* g, float* m, float* v, int64_t n, const AdamWCoefs& c) {

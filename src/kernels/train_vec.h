@@ -32,6 +32,9 @@ float entropy_row(const float* x, int64_t n, float lse);
 // g[j] = scale * ([j == target] - exp(x[j] - lse)), lse = logsumexp_row(x). g may alias x.
 void logprob_grad_row(const float* x, int64_t n, float lse, int64_t target, float scale, float* g);
 
+// sum_i x[i]^2 (fp32 partial sums over blocks of 4096 values, added in double).
+double sum_squares(const float* x, int64_t n);
+
 // One AdamW step (decoupled weight decay, bias-corrected moments), the same arithmetic as
 // torch::optim::AdamW: g *= grad_scale (written back), p *= 1 - lr wd, m = b1 m + (1 - b1) g,
 // v = b2 v + (1 - b2) g^2, p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).

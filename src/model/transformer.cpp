@@ -173,6 +173,12 @@ torch::Tensor TransformerImpl::attention(const detail::BlockImpl& blk, int64_t l
   const int64_t B = h.size(0), T = h.size(1), H = cfg_.n_head, Hkv = cfg_.kv_heads(), D = cfg_.head_dim();
   const int64_t G = H / Hkv;
   auto qkv = linear(h, blk.qkv_w, blk.qkv_b, mask.fused).view({B, T, H + 2 * Hkv, D});
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  if (mask.fused && !cos.defined() && !cache) {
+    // Heads read straight out of the projection; its gradient comes back as one tensor.
+    auto o = kernels::train_attention_qkv(qkv, H, Hkv, mask.causal, mask.key_mask, mask.segments, scale);
+    return linear(o.transpose(1, 2).reshape({B, T, H * D}), blk.out_w, blk.out_b, true);
+  }
   torch::Tensor q, k;
   if (cos.defined()) {
     auto qk = apply_rope(qkv.narrow(2, 0, H + Hkv), cos.to(qkv.scalar_type()), sin.to(qkv.scalar_type()));
@@ -186,7 +192,6 @@ torch::Tensor TransformerImpl::attention(const detail::BlockImpl& blk, int64_t l
   q = q.transpose(1, 2);  // (B, H, T, D)
   k = k.transpose(1, 2);  // (B, Hkv, T, D)
   v = v.transpose(1, 2);
-  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
   if (mask.fused) {
     auto o = kernels::train_attention(q, k, v, mask.causal, mask.key_mask, mask.segments, scale);
     return linear(o.transpose(1, 2).reshape({B, T, H * D}), blk.out_w, blk.out_b, true);

@@ -6,7 +6,10 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <optional>
 #include <random>
+
+#include <ATen/record_function.h>
 
 #include "rlhf/io/error.h"
 #include "rlhf/train/lm_loss.h"
@@ -272,12 +275,21 @@ nlohmann::json PpoTrainer::iterate(const std::vector<std::string>& prompts, std:
   nlohmann::json rec;
   rec["iteration"] = iteration_ + 1;
   const double t0 = now_s();
+  std::optional<at::RecordFunction> phase;
+  // Profiler ranges around the four timed phases (rlhf-bench ppo --profile).
+  auto begin_phase = [&](const char* name) {
+    phase.reset();
+    phase.emplace(at::RecordScope::USER_SCOPE);
+    if (phase->isActive()) phase->before(name);
+  };
+  begin_phase("ppo::generate");
   RolloutResult ro = rollout(prompts, cfg_.samples_per_prompt, mix_seed(cfg_.seed, iteration_));
   const RolloutBatch& b = ro.batch;
   const int64_t N = b.rows();
   const double t1 = now_s();
 
   // Score the decoded texts; shape the score (unfinished penalty, clipping).
+  begin_phase("ppo::score");
   std::vector<RewardQuery> queries;
   for (int64_t i = 0; i < N; ++i) queries.push_back({ro.prompts[i], ro.responses[i], ro.rows[i].finished});
   RewardScores rs;
@@ -309,6 +321,7 @@ nlohmann::json PpoTrainer::iterate(const std::vector<std::string>& prompts, std:
   // importance ratio starts at 1 in the update's precision. The rows of the first optimiser step's
   // first micro-batch go through the policy (bf16) and the value model once, with autograd, and
   // that graph is the micro-batch's loss in the update (FirstMicro).
+  begin_phase("ppo::reference_value_forward");
   torch::Tensor old_logp, ref_logp, values, entropy;
   const bool bf16 = trainer_->config().dtype == "bf16";
   const auto& mask = b.mask;
@@ -364,8 +377,10 @@ nlohmann::json PpoTrainer::iterate(const std::vector<std::string>& prompts, std:
   Advantages adv = compute_advantages(b, scores, kl_tok, values, beta, rec);
   const double t3 = now_s();
 
+  begin_phase("ppo::update");
   UpdateChecks chk;
   nlohmann::json up = update(b, old_logp, adv, &chk);
+  phase.reset();
   const double t4 = now_s();
   // The generator's log-probs must equal the trainer's recomputed ones (importance ratio 1 at the
   // start): checked on the rows the update forwards before its first optimiser step (all rows in

@@ -126,12 +126,33 @@ double lr_at(const TrainConfig& cfg, int64_t step) {
 }
 
 double grad_norm(const std::vector<torch::Tensor>& params) {
-  // One norm per tensor (fp32 kernels), combined in fp64: one sync instead of one per tensor.
+  // Contiguous fp32 CPU gradients: one parallel pass over all of them (chunks of 64k values, each
+  // chunk's sum of squares in double); any other gradient: its own norm, combined in fp64.
+  struct Chunk {
+    const float* p;
+    int64_t n;
+  };
+  std::vector<Chunk> chunks;
   std::vector<torch::Tensor> norms;
-  for (const auto& p : params)
-    if (p.grad().defined()) norms.push_back(p.grad().detach().norm().to(torch::kFloat64));
-  if (norms.empty()) return 0.0;
-  return torch::stack(norms).norm().item<double>();
+  constexpr int64_t kChunk = 1 << 16;
+  for (const auto& p : params) {
+    const auto& g = p.grad();
+    if (!g.defined()) continue;
+    if (g.scalar_type() == torch::kFloat && g.device().is_cpu() && g.is_contiguous() && !g.is_sparse()) {
+      const float* d = g.data_ptr<float>();
+      for (int64_t o = 0; o < g.numel(); o += kChunk) chunks.push_back({d + o, std::min(kChunk, g.numel() - o)});
+    } else {
+      norms.push_back(g.detach().norm().to(torch::kFloat64));
+    }
+  }
+  std::vector<double> sq(chunks.size());
+  at::parallel_for(0, static_cast<int64_t>(chunks.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) sq[i] = kernels::sum_squares(chunks[i].p, chunks[i].n);
+  });
+  double total = 0;
+  for (double v : sq) total += v;
+  for (const auto& n : norms) total += std::pow(n.item<double>(), 2);
+  return std::sqrt(total);
 }
 
 void scale_grads(const std::vector<torch::Tensor>& params, double factor) {

@@ -2,6 +2,7 @@
 #include "rlhf/train/trainer.h"
 
 #include <ATen/autocast_mode.h>
+#include <ATen/record_function.h>
 
 #include <chrono>
 #include <cmath>
@@ -74,7 +75,10 @@ StepStats Trainer::step(const MicroLossFn& micro) {
       ss << "step " << step_no << ": the loss is " << l << " (micro-batch " << m << "); stopping before the update";
       throw NonFiniteError(ss.str(), step_no);
     }
-    if (ml.count > 0 && ml.sum.requires_grad()) ml.sum.backward();
+    if (ml.count > 0 && ml.sum.requires_grad()) {
+      RECORD_FUNCTION("rlhf::backward", std::vector<c10::IValue>());
+      ml.sum.backward();
+    }
     loss_sum += l;
     units += ml.count;
     s.tokens += ml.tokens;
@@ -85,6 +89,7 @@ StepStats Trainer::step(const MicroLossFn& micro) {
                 ": no loss units in the whole step (every target masked?); check the data's masks");
   // The 1/units average and the clipping factor are applied inside the AdamW pass (written back
   // into .grad): the gradients are read once for the norm and once for the update.
+  RECORD_FUNCTION("rlhf::optimizer", std::vector<c10::IValue>());
   s.grad_norm = grad_norm(params) / units;
   if (!std::isfinite(s.grad_norm)) {
     std::ostringstream ss;

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <cstring>
+#include <limits>
 
 #include "kernels/gemm.h"
 #include "kernels/thread_pool.h"
@@ -150,4 +151,51 @@ TEST(ThreadPool, EveryIndexRunsOnceAndOnlyDuringItsCall) {
   }
   EXPECT_EQ(stale.load(), 0);
   EXPECT_EQ(wrong.load(), 0);
+}
+
+// Every packed bf16 value against libtorch's own bf16 rounding of the same float (round to
+// nearest even), on both unit-stride layouts, with ties, huge values, infinities, signed zeros and
+// NaN (which must stay NaN), and the zero padding of the last panel and of an odd K.
+TEST(PackedMatmul, Bf16PackingRoundsLikeLibtorch) {
+  kn::ThreadPool pool(2);
+  for (auto [K, N] : {std::pair<int64_t, int64_t>{37, 45}, {33, 16}, {16, 17}}) {
+    torch::manual_seed(K * 100 + N);
+    auto w = torch::randn({K, N}) * 3;
+    // Values whose bf16 rounding is a tie (low 16 bits exactly 0x8000), both parities.
+    auto bits = w.view(torch::kInt);
+    bits.view(-1).narrow(0, 0, 8).bitwise_and_(static_cast<int64_t>(0xFFFF0000)).bitwise_or_(0x8000);
+    auto flat = w.view(-1);
+    flat[8] = std::numeric_limits<float>::infinity();
+    flat[9] = -std::numeric_limits<float>::infinity();
+    flat[10] = -0.0f;
+    flat[11] = 3.3895e38f;  // rounds up to infinity in bf16
+    flat[12] = std::numeric_limits<float>::quiet_NaN();
+    uint32_t snan = 0x7F800001u;  // a signalling NaN: naive rounding would carry it into infinity
+    std::memcpy(flat.data_ptr<float>() + 13, &snan, 4);
+    auto expect = w.to(torch::kBFloat16);
+    const auto* e = reinterpret_cast<const uint16_t*>(expect.data_ptr<at::BFloat16>());
+    auto wt = w.t().contiguous();  // (N, K): the same W with columns contiguous along k
+    for (int layout = 0; layout < 2; ++layout) {
+      auto p = layout == 0 ? kn::pack_matrix(w.data_ptr<float>(), K, N, N, 1, nullptr, true, &pool)
+                           : kn::pack_matrix(wt.data_ptr<float>(), K, N, 1, K, nullptr, true, &pool);
+      const int64_t K2 = p.k_pairs();
+      for (int64_t pi = 0; pi < p.panels(); ++pi)
+        for (int64_t k = 0; k < 2 * K2; ++k)
+          for (int64_t j = 0; j < kn::kPanel; ++j) {
+            const uint16_t got = p.b16[((pi * K2 + k / 2) * kn::kPanel + j) * 2 + (k & 1)];
+            const int64_t n = pi * kn::kPanel + j;
+            if (k >= K || n >= N) {
+              ASSERT_EQ(got, 0) << "padding at k " << k << " n " << n;
+              continue;
+            }
+            const uint16_t want = e[k * N + n];
+            const bool want_nan = (want & 0x7F80) == 0x7F80 && (want & 0x7F) != 0;
+            if (want_nan)
+              ASSERT_TRUE((got & 0x7F80) == 0x7F80 && (got & 0x7F) != 0) << "NaN lost at k " << k << " n " << n;
+            else
+              ASSERT_EQ(got, want) << "layout " << layout << " k " << k << " n " << n << " value "
+                                   << w[k][n].item<float>();
+          }
+    }
+  }
 }

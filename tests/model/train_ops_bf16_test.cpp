@@ -305,6 +305,39 @@ TEST(TrainOpsBf16, WeightCacheFollowsInPlaceUpdates) {
   }
 }
 
+// A frozen weight (PPO's reference and reward models) keeps its bf16 copy across regions and
+// outside them; an in-place update or a new storage still refreshes it.
+TEST(TrainOpsBf16, FrozenWeightsKeepTheirCopyAcrossRegions) {
+  torch::manual_seed(8);
+  kernels::clear_bf16_weight_cache();
+  auto x = torch::randn({5, 16});
+  auto w = torch::randn({6, 16});  // requires_grad false
+  auto ref = [&] { return torch::matmul(round_bf16(x), round_bf16(w).t()); };
+  const int64_t made = kernels::bf16_weight_copies_made();
+  for (int region = 0; region < 3; ++region) {
+    kernels::TrainMatmulDtypeGuard bf16(torch::kBFloat16);
+    auto y = kernels::train_linear_bf16(x, w, {});
+    EXPECT_LT(max_diff(y, ref()), kAccumTol * max_abs(y));
+  }
+  kernels::train_linear_bf16(x, w, {});  // no region
+  EXPECT_EQ(kernels::bf16_weight_copies_made() - made, 1);
+  EXPECT_EQ(kernels::bf16_frozen_cache_size(), 1u);
+  EXPECT_EQ(kernels::bf16_weight_cache_size(), 0u);
+  {
+    torch::NoGradGuard ng;
+    w.mul_(3.0);  // bumps the version
+  }
+  auto y2 = kernels::train_linear_bf16(x, w, {});
+  EXPECT_LT(max_diff(y2, ref()), kAccumTol * max_abs(y2));
+  EXPECT_EQ(kernels::bf16_weight_copies_made() - made, 2);
+  w.set_data(torch::randn({6, 16}));  // new storage
+  auto y3 = kernels::train_linear_bf16(x, w, {});
+  EXPECT_LT(max_diff(y3, ref()), kAccumTol * max_abs(y3));
+  EXPECT_EQ(kernels::bf16_weight_copies_made() - made, 3);
+  kernels::clear_bf16_weight_cache();
+  EXPECT_EQ(kernels::bf16_frozen_cache_size(), 0u);
+}
+
 TEST(TrainOpsBf16, TrainerConvertsEachWeightOncePerStep) {
   // Two micro-batches per step share the bf16 copy made by the first; the next step (after the
   // optimizer's update) makes a new one from the updated weight.

@@ -64,6 +64,17 @@ void check_attention(const AttnCase& c) {
   auto gr = torch::autograd::grad({ref}, {q, k, v}, {gout});
   EXPECT_LT(max_diff(ours, ref), 1e-5);
   for (int i = 0; i < 3; ++i) EXPECT_LT(max_diff(gq[i], gr[i]), 1e-5) << "input " << i;
+  if (c.S != c.T) return;
+  // The same heads packed as one projection's output (B, T, H + 2 Hkv, D): the output, and the
+  // one gradient's slices against the reference's dQ, dK, dV.
+  auto qkv = torch::cat({q.detach().transpose(1, 2), k.detach().transpose(1, 2), v.detach().transpose(1, 2)}, 2)
+                 .requires_grad_(true);
+  auto packed = kernels::train_attention_qkv(qkv, c.H, c.Hkv, c.causal, km, seg, scale);
+  EXPECT_LT(max_diff(packed, ref), 1e-5);
+  auto gp = torch::autograd::grad({packed}, {qkv}, {gout})[0];
+  EXPECT_LT(max_diff(gp.narrow(2, 0, c.H).transpose(1, 2), gr[0]), 1e-5);
+  EXPECT_LT(max_diff(gp.narrow(2, c.H, c.Hkv).transpose(1, 2), gr[1]), 1e-5);
+  EXPECT_LT(max_diff(gp.narrow(2, c.H + c.Hkv, c.Hkv).transpose(1, 2), gr[2]), 1e-5);
 }
 
 ModelConfig tiny(const std::string& arch) {
@@ -131,6 +142,31 @@ TEST(TrainOps, AttentionGroupedKvAndLongerKeys) { check_attention({2, 4, 2, 3, 8
 // without a visible key (row 1's first query, its only key padded) still averages all S values.
 TEST(TrainOps, AttentionAcrossQueryBlocksWithADeadRow) { check_attention({2, 2, 2, 80, 80, 8, true, true, false}); }
 TEST(TrainOps, AttentionAcrossQueryBlocksPacked) { check_attention({1, 2, 1, 150, 150, 16, true, false, true}); }
+// PPO's shape in miniature: GPT-2's head size, more than one query block of 64 rows, rows of the
+// batch left-padded by different amounts (several rows without a visible key per head), grouped
+// kv heads, all read out of one packed projection.
+TEST(TrainOps, AttentionLeftPaddedHeadSize64) {
+  torch::manual_seed(9);
+  const int64_t B = 3, H = 4, Hkv = 2, T = 83, D = 64;
+  auto q = torch::randn({B, H, T, D}, torch::requires_grad());
+  auto k = torch::randn({B, Hkv, T, D}, torch::requires_grad());
+  auto v = torch::randn({B, Hkv, T, D}, torch::requires_grad());
+  auto km = torch::ones({B, T}, torch::kLong);
+  km[1].narrow(0, 0, 5).fill_(0);
+  km[2].narrow(0, 0, 70).fill_(0);
+  auto gout = torch::randn({B, H, T, D});
+  auto qkv = torch::cat({q.detach().transpose(1, 2), k.detach().transpose(1, 2), v.detach().transpose(1, 2)}, 2)
+                 .requires_grad_(true);
+  auto ours = kernels::train_attention_qkv(qkv, H, Hkv, true, km, {}, 0.125);
+  auto ref = ref_attention(q, k, v, true, km, {}, 0.125);
+  auto g = torch::autograd::grad({ours}, {qkv}, {gout})[0];
+  auto gr = torch::autograd::grad({ref}, {q, k, v}, {gout});
+  EXPECT_LT(max_diff(ours, ref), 2e-5);
+  EXPECT_LT(max_diff(g.narrow(2, 0, H).transpose(1, 2), gr[0]), 2e-5);
+  EXPECT_LT(max_diff(g.narrow(2, H, Hkv).transpose(1, 2), gr[1]), 2e-5);
+  EXPECT_LT(max_diff(g.narrow(2, H + Hkv, Hkv).transpose(1, 2), gr[2]), 2e-5);
+}
+
 TEST(TrainOps, AttentionNotCausal) { check_attention({1, 2, 1, 5, 5, 8, false, true, false}); }
 
 TEST(TrainOps, AttentionTakesStridedHeadsOfAFusedProjection) {

@@ -123,6 +123,34 @@ TEST(Clip, ScalesToTheMaxNorm) {
   EXPECT_NEAR(b.grad()[0].item<double>(), 0.8, 1e-5);
 }
 
+// The fused norm (one pass over chunks of contiguous fp32 gradients) against a double-precision
+// sum of squares, across chunk boundaries (200k values = 4 chunks), tails that are not a multiple
+// of 16, a non-contiguous gradient and a double one (the per-tensor fallback), and parameters
+// without a gradient.
+TEST(Clip, GradNormOverChunksAndFallbacks) {
+  torch::manual_seed(5);
+  std::vector<torch::Tensor> params;
+  for (int64_t n : {200003, 17, 1, 65536}) {
+    auto p = torch::zeros({n}, torch::requires_grad());
+    p.mutable_grad() = torch::randn({n}) * 3;
+    params.push_back(p);
+  }
+  auto strided = torch::zeros({40, 30}, torch::requires_grad());
+  strided.mutable_grad() = torch::randn({30, 40}).t();  // not contiguous
+  params.push_back(strided);
+  auto dbl = torch::zeros({7}, torch::TensorOptions().dtype(torch::kDouble).requires_grad(true));
+  dbl.mutable_grad() = torch::randn({7}, torch::kDouble);
+  params.push_back(dbl);
+  params.push_back(torch::zeros({5}, torch::requires_grad()));  // no gradient
+  double want = 0;
+  for (const auto& p : params)
+    if (p.grad().defined()) want += p.grad().to(torch::kDouble).pow(2).sum().item<double>();
+  want = std::sqrt(want);
+  const double got = grad_norm(params);
+  EXPECT_NEAR(got, want, 1e-6 * want);
+  EXPECT_GT(want, 700.0);  // the 4 chunks all count: sqrt(9 * 265k) ~ 1545
+}
+
 // One run of `steps` optimizer steps over the toy data with the given micro-batch size and
 // accumulation; returns the final flat parameters.
 static torch::Tensor train_toy(int64_t batch, int64_t accum, int64_t steps, const std::string& dtype = "fp32") {
