@@ -156,7 +156,6 @@ const at::BFloat16* bf16_ptr(const at::Tensor& t) { return t.data_ptr<at::BFloat
 
 // ---- fp32 -> bf16 rows, with column sums --------------------------------------------------
 
-at::Tensor to_bf16(const at::Tensor& t) { return t.to(at::kBFloat16, false, false, at::MemoryFormat::Contiguous); }
 
 // Round to nearest even, as vcvtneps2bf16 and at::to do (finite values).
 inline uint16_t bf16_bits(float f) {
@@ -218,6 +217,14 @@ at::Tensor rows_to_bf16(const at::Tensor& t, at::Tensor* colsum = nullptr) {
   });
   if (colsum) *colsum = partial.sum(0);
   return out;
+}
+
+// The bf16 copy of a weight (any shape): rows_to_bf16 over its last dimension (about 4x faster
+// than libtorch's conversion here, measured on 38.6M values).
+at::Tensor to_bf16(const at::Tensor& t) {
+  if (t.dim() == 0 || t.numel() == 0 || t.scalar_type() != at::kFloat)
+    return t.to(at::kBFloat16, false, false, at::MemoryFormat::Contiguous);
+  return rows_to_bf16(t.reshape({-1, t.size(-1)})).view(t.sizes());
 }
 
 // ---- GELU (tanh form) around a bf16 linear ------------------------------------------------
@@ -327,9 +334,26 @@ std::pair<at::Tensor, at::Tensor> input_and_weight_grads(AutogradContext* ctx, c
     sizes.back() = K;
     gx = gx.view(sizes);
   }
-  if (ctx->needs_input_grad(1)) {  // gy^T (N, M) is gy read with strides (1, N)
+  if (ctx->needs_input_grad(1)) {
     gw = at::empty({N, K}, f32);
-    bf16_matmul(N, K, M, {bf16_ptr(gyb), 1, N}, {bf16_ptr(xb), K, 1}, nullptr, gw.data_ptr<float>());
+    if (N >= 16 * K && N >= 16384) {
+      // Vocabulary-sized outputs (the LM head): oneDNN runs x^T gy (K, N) ~40% faster than gy^T x
+      // (N, K) here (725 vs 520 GFLOP/s for 50257 x 768 x 1024); its transpose costs a few percent.
+      auto gwt = at::empty({K, N}, f32);
+      bf16_matmul(K, N, M, {bf16_ptr(xb), 1, K}, {bf16_ptr(gyb), N, 1}, nullptr, gwt.data_ptr<float>());
+      const float* src = gwt.data_ptr<float>();
+      float* dst = gw.data_ptr<float>();
+      // Up to 64 ranges of whole 16-column blocks, split across the threads.
+      const int64_t blocks = (N + 15) / 16, ranges = std::min<int64_t>(blocks, 64);
+      at::parallel_for(0, ranges, 1, [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+          const int64_t n0 = blocks * r / ranges * 16, n1 = std::min(N, blocks * (r + 1) / ranges * 16);
+          transpose(src + n0, N, K, n1 - n0, dst + n0 * K, K);
+        }
+      });
+    } else {  // gy^T (N, M) is gy read with strides (1, N)
+      bf16_matmul(N, K, M, {bf16_ptr(gyb), 1, N}, {bf16_ptr(xb), K, 1}, nullptr, gw.data_ptr<float>());
+    }
   }
   return {gx, gw};
 }

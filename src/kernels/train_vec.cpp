@@ -191,7 +191,47 @@ double sum_squares_512(const float* x, int64_t n) {
   return total;
 }
 
-void adamw_512(float* p, float* g, float* mo, float* vo, int64_t n, const AdamWCoefs& c) {
+// dst (cols, rows) = src (rows, cols)^T in 16 x 16 tiles: rows loaded (zero past the edges),
+// transposed in registers (64 shuffles), stored as 16 destination rows (masked past the edges).
+void transpose_512(const float* src, int64_t ld_src, int64_t rows, int64_t cols, float* dst, int64_t ld_dst) {
+  for (int64_t i0 = 0; i0 < rows; i0 += 16) {
+    const int64_t ni = std::min<int64_t>(16, rows - i0);
+    const __mmask16 store_mask = tail_mask(ni);
+    for (int64_t j0 = 0; j0 < cols; j0 += 16) {
+      const int64_t nj = std::min<int64_t>(16, cols - j0);
+      const __mmask16 load_mask = tail_mask(nj);
+      __m512 r[16], t[16], u[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] = i < ni ? _mm512_maskz_loadu_ps(load_mask, src + (i0 + i) * ld_src + j0) : _mm512_setzero_ps();
+      // Pairs of rows interleaved by 32 bits, then by 64 bits: u[4g + c]'s 128-bit lane L holds
+      // column 4L + c of rows 4g .. 4g + 3.
+      for (int i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+      }
+      for (int g = 0; g < 4; ++g) {
+        const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]),
+                      c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
+        u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+      }
+      // A 4 x 4 transpose of 128-bit lanes per c: column 4L + c gets lane L of u[4g + c] in lane g.
+      for (int c = 0; c < 4; ++c) {
+        const __m512 y0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), y1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE),
+                     y2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44),
+                     y3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+        const __m512 out[4] = {_mm512_shuffle_f32x4(y0, y2, 0x88), _mm512_shuffle_f32x4(y0, y2, 0xDD),
+                               _mm512_shuffle_f32x4(y1, y3, 0x88), _mm512_shuffle_f32x4(y1, y3, 0xDD)};
+        for (int L = 0; L < 4; ++L)
+          if (4 * L + c < nj) _mm512_mask_storeu_ps(dst + (j0 + 4 * L + c) * ld_dst + i0, store_mask, out[L]);
+      }
+    }
+  }
+}
+
+void adamw_512(float* p, const float* g, float* mo, float* vo, int64_t n, const AdamWCoefs& c) {
   const __m512 gs = _mm512_set1_ps(c.grad_scale), decay = _mm512_set1_ps(1.0f - c.lr * c.weight_decay),
                b1 = _mm512_set1_ps(c.beta1), b1c = _mm512_set1_ps(1.0f - c.beta1), b2 = _mm512_set1_ps(c.beta2),
                b2c = _mm512_set1_ps(1.0f - c.beta2), rbc2 = _mm512_set1_ps(std::sqrt(c.bias_correction2)),
@@ -204,7 +244,6 @@ void adamw_512(float* p, float* g, float* mo, float* vo, int64_t n, const AdamWC
     __m512 vv = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, vo + i), b2), _mm512_mul_ps(_mm512_mul_ps(gv, gv), b2c));
     __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vv), rbc2), eps);
     pv = _mm512_add_ps(pv, _mm512_mul_ps(step, _mm512_div_ps(mv, denom)));
-    _mm512_mask_storeu_ps(g + i, k, gv);
     _mm512_mask_storeu_ps(p + i, k, pv);
     _mm512_mask_storeu_ps(mo + i, k, mv);
     _mm512_mask_storeu_ps(vo + i, k, vv);
@@ -296,6 +335,12 @@ void logprob_grad_row(const float* x, int64_t n, float lse, int64_t target, floa
   g[target] = scale * (1.0f - std::exp(xt - lse));
 }
 
+void transpose(const float* src, int64_t ld_src, int64_t rows, int64_t cols, float* dst, int64_t ld_dst) {
+  if (has_avx512()) return transpose_512(src, ld_src, rows, cols, dst, ld_dst);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) dst[j * ld_dst + i] = src[i * ld_src + j];
+}
+
 double sum_squares(const float* x, int64_t n) {
   if (has_avx512()) return sum_squares_512(x, n);
   double total = 0;
@@ -307,13 +352,12 @@ double sum_squares(const float* x, int64_t n) {
   return total;
 }
 
-void adamw_update(float* p, float* g, float* m, float* v, int64_t n, const AdamWCoefs& c) {
+void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamWCoefs& c) {
   if (has_avx512()) return adamw_512(p, g, m, v, n, c);
   const float decay = 1.0f - c.lr * c.weight_decay, rbc2 = std::sqrt(c.bias_correction2),
               step = -c.lr / c.bias_correction1;
   for (int64_t i = 0; i < n; ++i) {
     const float gv = g[i] * c.grad_scale;
-    g[i] = gv;
     m[i] = m[i] * c.beta1 + gv * (1.0f - c.beta1);
     v[i] = v[i] * c.beta2 + gv * gv * (1.0f - c.beta2);
     p[i] = p[i] * decay + step * (m[i] / (std::sqrt(v[i]) / rbc2 + c.eps));

@@ -32,15 +32,19 @@ float entropy_row(const float* x, int64_t n, float lse);
 // g[j] = scale * ([j == target] - exp(x[j] - lse)), lse = logsumexp_row(x). g may alias x.
 void logprob_grad_row(const float* x, int64_t n, float lse, int64_t target, float scale, float* g);
 
+// dst[j * ld_dst + i] = src[i * ld_src + j] for i < rows, j < cols (16 x 16 register tiles on
+// AVX-512). Single-threaded: callers split the rows.
+void transpose(const float* src, int64_t ld_src, int64_t rows, int64_t cols, float* dst, int64_t ld_dst);
+
 // sum_i x[i]^2 (fp32 partial sums over blocks of 4096 values, added in double).
 double sum_squares(const float* x, int64_t n);
 
 // One AdamW step (decoupled weight decay, bias-corrected moments), the same arithmetic as
-// torch::optim::AdamW: g *= grad_scale (written back), p *= 1 - lr wd, m = b1 m + (1 - b1) g,
+// torch::optim::AdamW on g * grad_scale (g itself is only read): p *= 1 - lr wd, m = b1 m + (1 - b1) g,
 // v = b2 v + (1 - b2) g^2, p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).
 struct AdamWCoefs {
   float lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2, grad_scale;
 };
-void adamw_update(float* p, float* g, float* m, float* v, int64_t n, const AdamWCoefs& c);
+void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamWCoefs& c);
 
 }  // namespace rlhf::kernels

@@ -280,6 +280,9 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const Forward
     if (args.segment_ids.dim() != 2 || args.segment_ids.size(0) != B || args.segment_ids.size(1) != T)
       throw Error("segment_ids must be (B, T) = (" + std::to_string(B) + ", " + std::to_string(T) + ")");
   }
+  if (args.keep_last < 0 || args.keep_last > T)
+    throw Error("keep_last " + std::to_string(args.keep_last) + " outside [0, " + std::to_string(T) +
+                "] (the number of new positions)");
   if (args.attention_mask.defined()) {
     const auto& am = args.attention_mask;
     if (am.dim() != 2 || am.size(0) != B || am.size(1) != S)
@@ -327,10 +330,18 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const Forward
     cos = rope_cos_.index_select(0, flat).view({B, T, 1, -1});
     sin = rope_sin_.index_select(0, flat).view({B, T, 1, -1});
   }
+  const int64_t keep = args.keep_last > 0 ? args.keep_last : T;
+  // The last layer on the kept rows only: fused operators, no cache (the attention takes queries
+  // that end the sequence, offset by the causal mask).
+  const bool trim_last = keep < T && mask.fused && !cache;
   for (int64_t l = 0; l < cfg_.n_layer; ++l) {
     const auto& blk = *blocks_[l];
-    auto a = attention(blk, l, norm(x, blk.norm1_w, blk.norm1_b), mask, cos, sin, cache);
-    if (inplace_ok())
+    const bool tail = trim_last && l == cfg_.n_layer - 1;
+    auto a = tail ? attention_tail(blk, norm(x, blk.norm1_w, blk.norm1_b), mask, cos, sin, keep)
+                  : attention(blk, l, norm(x, blk.norm1_w, blk.norm1_b), mask, cos, sin, cache);
+    if (tail)
+      x = x.narrow(1, T - keep, keep) + a;
+    else if (inplace_ok())
       x.add_(a);
     else
       x = x + a;
@@ -341,7 +352,30 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const Forward
       x = x + m;
   }
   if (cache) cache->len = S;
+  if (keep < T && x.size(1) != keep) x = x.narrow(1, T - keep, keep);
   return norm(x, normf_w_, normf_b_);
+}
+
+torch::Tensor TransformerImpl::attention_tail(const detail::BlockImpl& blk, const torch::Tensor& h,
+                                              detail::AttnMask& mask, const torch::Tensor& cos,
+                                              const torch::Tensor& sin, int64_t keep) const {
+  const int64_t B = h.size(0), T = h.size(1), H = cfg_.n_head, Hkv = cfg_.kv_heads(), D = cfg_.head_dim();
+  auto qkv = linear(h, blk.qkv_w, blk.qkv_b, true).view({B, T, H + 2 * Hkv, D});
+  torch::Tensor q, k;
+  if (cos.defined()) {
+    auto qk = apply_rope(qkv.narrow(2, 0, H + Hkv), cos.to(qkv.scalar_type()), sin.to(qkv.scalar_type()));
+    q = qk.narrow(2, 0, H);
+    k = qk.narrow(2, H, Hkv);
+  } else {
+    q = qkv.narrow(2, 0, H);
+    k = qkv.narrow(2, H, Hkv);
+  }
+  auto v = qkv.narrow(2, H + Hkv, Hkv);
+  q = q.narrow(1, T - keep, keep).transpose(1, 2);  // (B, H, keep, D): the last rows' queries
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  auto o = kernels::train_attention(q, k.transpose(1, 2), v.transpose(1, 2), mask.causal, mask.key_mask,
+                                    mask.segments, scale);
+  return linear(o.transpose(1, 2).reshape({B, keep, H * D}), blk.out_w, blk.out_b, true);
 }
 
 torch::Tensor TransformerImpl::lm_head(const torch::Tensor& hidden) {

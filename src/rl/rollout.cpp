@@ -103,8 +103,13 @@ torch::Tensor response_hidden(Transformer& model, const RolloutBatch& b) {
     args.attention_mask = b.attn_mask.narrow(1, 0, L - 1);
     args.position_ids = b.position_ids.narrow(1, 0, L - 1);
   }
-  auto h = model->hidden(in, args);  // (N, L-1, C)
-  return h.narrow(1, P - 1, T);      // (N, T, C): position P-1+t predicts response token t
+  // Position P-1+t predicts response token t: the responses end the rows, so the last T positions
+  // of the input are all that is needed (the last layer runs on them only).
+  if (P - 1 + T == L - 1) {
+    args.keep_last = T;
+    return model->hidden(in, args);  // (N, T, C)
+  }
+  return model->hidden(in, args).narrow(1, P - 1, T);
 }
 
 TokenLogprobs logprobs_from_logits(const torch::Tensor& logits, const torch::Tensor& tokens, bool with_entropy,

@@ -105,7 +105,7 @@ void adamw_step(torch::optim::AdamW& opt, double grad_scale) {
                                   static_cast<float>(1.0 - std::pow(b2, st.step())),
                                   static_cast<float>(grad_scale)};
       float* pp = p.data_ptr<float>();
-      float* gp = p.mutable_grad().data_ptr<float>();
+      const float* gp = p.grad().data_ptr<float>();
       float* mp = st.exp_avg().data_ptr<float>();
       float* vp = st.exp_avg_sq().data_ptr<float>();
       at::parallel_for(0, p.numel(), 1 << 15, [&](int64_t b, int64_t e) {

@@ -87,8 +87,8 @@ StepStats Trainer::step(const MicroLossFn& micro) {
   if (units <= 0)
     throw Error("step " + std::to_string(step_no) +
                 ": no loss units in the whole step (every target masked?); check the data's masks");
-  // The 1/units average and the clipping factor are applied inside the AdamW pass (written back
-  // into .grad): the gradients are read once for the norm and once for the update.
+  // The 1/units average and the clipping factor are applied inside the AdamW pass (.grad itself is
+  // left as accumulated): the gradients are read once for the norm and once for the update.
   RECORD_FUNCTION("rlhf::optimizer", std::vector<c10::IValue>());
   s.grad_norm = grad_norm(params) / units;
   if (!std::isfinite(s.grad_norm)) {

@@ -14,6 +14,7 @@
 
 #include "kernels/train_ops.h"
 #include "kernels/train_ops_bf16.h"
+#include "kernels/train_vec.h"
 #include "rlhf/data/lm_batch.h"
 #include "rlhf/model/transformer.h"
 #include "rlhf/train/lm_loss.h"
@@ -185,6 +186,21 @@ TEST(TrainOpsBf16, LinearWithBias2d) { check_linear({{37, 70}, 33, true}); }
 TEST(TrainOpsBf16, LinearWithoutBias2d) { check_linear({{37, 70}, 33, false}); }
 TEST(TrainOpsBf16, LinearWithBias3d) { check_linear({{3, 13, 70}, 33, true}); }
 TEST(TrainOpsBf16, LinearWithoutBias3dWide) { check_linear({{2, 19, 129}, 257, false}); }
+// A vocabulary-sized output (N >= 16 K and >= 16384): the weight gradient is computed as
+// x^T gy and transposed in 64 column ranges (a partial 16-column block at the end: 16411 = 16 *
+// 1025 + 11).
+TEST(TrainOpsBf16, LinearVocabularySizedWeightGradient) { check_linear({{3, 7, 40}, 16411, false}); }
+
+// The blocked transpose against .t() on sizes with partial tiles in both directions and strides.
+TEST(TrainOpsBf16, TransposeMatchesLibtorch) {
+  for (auto [r, c] : {std::pair<int64_t, int64_t>{1, 1}, {16, 16}, {17, 33}, {40, 7}, {5, 100}}) {
+    auto src = torch::randn({r, c + 3});
+    auto dst = torch::full({c, r + 2}, 7.0f);
+    kernels::transpose(src.data_ptr<float>(), c + 3, r, c, dst.data_ptr<float>(), r + 2);
+    EXPECT_TRUE(dst.narrow(1, 0, r).equal(src.narrow(1, 0, c).t())) << r << "x" << c;
+    EXPECT_TRUE(dst.narrow(1, r, 2).eq(7.0f).all().item<bool>()) << "wrote past its rows";
+  }
+}
 
 TEST(TrainOpsBf16, LinearGeluMatchesAutogradOnRoundedInputs) {
   for (bool bias : {true, false}) {

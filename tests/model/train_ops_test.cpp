@@ -5,8 +5,11 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <optional>
 
 #include "kernels/train_ops.h"
+#include "kernels/train_ops_bf16.h"
+#include "rlhf/io/error.h"
 #include "rlhf/model/transformer.h"
 
 using namespace rlhf;
@@ -210,6 +213,59 @@ TEST(TrainOps, TransformerGradientsEqualTheOpByOpGraph) {
         EXPECT_LT(max_diff(gf[i], go[i]), 1e-5) << arch << " variant " << variant << " parameter " << i;
     }
   }
+}
+
+// keep_last: the last layer on the kept rows only gives the same hidden states for them, and the
+// same parameter gradients, as the whole forward narrowed afterwards; gpt2 and llama (RoPE, grouped
+// kv heads), plain, left-padded with shifted positions, and packed; fp32 and bf16 products.
+TEST(TrainOps, KeepLastEqualsTheWholeForwardNarrowed) {
+  for (const std::string arch : {"gpt2", "llama"})
+    for (const std::string dtype : {"fp32", "bf16"})
+      for (int variant = 0; variant < 3; ++variant) {
+        torch::manual_seed(12);
+        Transformer m(tiny(arch));
+        auto toks = torch::randint(53, {3, 11}, torch::kLong);
+        ForwardArgs args;
+        if (variant == 1) {
+          auto am = torch::ones({3, 11}, torch::kLong);
+          am[1].narrow(0, 0, 4).fill_(0);
+          args.attention_mask = am;
+          args.position_ids = (am.cumsum(1) - 1).clamp_min(0);
+        } else if (variant == 2) {
+          args.segment_ids = torch::tensor({0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, torch::kLong).repeat({3, 1});
+        }
+        const int64_t keep = 6;
+        auto gout = torch::randn({3, keep, 32});
+        auto run = [&](bool trimmed) {
+          std::optional<kernels::TrainMatmulDtypeGuard> g;
+          if (dtype == "bf16") g.emplace(torch::kBFloat16);
+          for (auto& p : m->parameters()) p.mutable_grad() = torch::Tensor();
+          ForwardArgs a = args;
+          torch::Tensor h;
+          if (trimmed) {
+            a.keep_last = keep;
+            h = m->hidden(toks, a);
+          } else {
+            h = m->hidden(toks, a).narrow(1, 11 - keep, keep);
+          }
+          h.backward(gout);
+          std::vector<torch::Tensor> grads;
+          for (auto& p : m->parameters()) grads.push_back(p.grad().clone());
+          return std::make_pair(h.detach(), grads);
+        };
+        auto [ht, gt] = run(true);
+        auto [hf, gf] = run(false);
+        const std::string what = arch + " " + dtype + " variant " + std::to_string(variant);
+        ASSERT_EQ(ht.sizes(), hf.sizes()) << what;
+        EXPECT_LT(max_diff(ht, hf), 1e-5) << what;
+        // Relative: the weight gradients sum over a different number of rows in a different order.
+        for (size_t i = 0; i < gt.size(); ++i)
+          EXPECT_LT(max_diff(gt[i], gf[i]), 1e-5 * (1 + gf[i].abs().max().item<double>())) << what << " parameter " << i;
+      }
+  Transformer m(tiny("gpt2"));
+  ForwardArgs bad;
+  bad.keep_last = 12;
+  EXPECT_THROW(m->hidden(torch::zeros({1, 11}, torch::kLong), bad), Error);
 }
 
 TEST(TrainOps, GeluMatchesAtenTanhGelu) {

@@ -38,6 +38,10 @@ struct ForwardArgs {
   // a query attends only to earlier keys of its own document (block-diagonal causal mask).
   // Pair it with position_ids restarting at 0 for each document. Not allowed with a cache.
   torch::Tensor segment_ids;
+  // > 0: hidden() returns only the last keep_last positions (B, keep_last, C), and the last layer
+  // computes its queries, attention output and MLP for those rows only (keys and values for all).
+  // PPO's log-probs and values need only the response positions, which end every row. 0 = all.
+  int64_t keep_last = 0;
 };
 
 namespace detail {
@@ -89,6 +93,9 @@ class TransformerImpl : public torch::nn::Module {
   torch::Tensor attention(const detail::BlockImpl& blk, int64_t layer, const torch::Tensor& h,
                           detail::AttnMask& mask, const torch::Tensor& cos, const torch::Tensor& sin,
                           KVCache* cache) const;
+  // The fused attention with queries for the last `keep` rows only (ForwardArgs::keep_last).
+  torch::Tensor attention_tail(const detail::BlockImpl& blk, const torch::Tensor& h, detail::AttnMask& mask,
+                               const torch::Tensor& cos, const torch::Tensor& sin, int64_t keep) const;
   torch::Tensor mlp(const detail::BlockImpl& blk, const torch::Tensor& h) const;
   // RoPE tables (positions, D/2) in float, rebuilt when a longer sequence or another device asks.
   void ensure_rope(int64_t n, torch::Device device);
