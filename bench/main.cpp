@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
         .add_bool("quick", "fewer repeats and a shorter warm-up (figures are noisier)")
         .add_bool("json", "print one JSON object per result: {case, ours, reference, ratio, ...}")
         .add_list("cases", "only sub-cases whose name contains one of these strings (e.g. gpt2-small b16)")
-        .add("repeats", "0", "measured repeats of a ppo case, both sides (0 = 3, or 1 with --quick); the median is reported")
+        .add("repeats", "0", "measured repeats of a ppo case, both sides (0 = 5, or 1 with --quick); the median is reported")
         .add("threads", "0", "threads for our side; 0 = all cores")
         .add_bool("no-reference", "skip the PyTorch reference runs")
         .add("reference-script", source_root() + "/../shared/bench/torch_reference.py", "the PyTorch reference script")

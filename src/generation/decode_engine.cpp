@@ -3,6 +3,8 @@
 // RoPE, attention over the per-slot KV cache and the LM head on preallocated buffers.
 #include "rlhf/generation/decode_engine.h"
 
+#include <ATen/record_function.h>
+
 #include <cmath>
 #include <map>
 
@@ -86,6 +88,7 @@ struct DecodeEngine::Impl {
 };
 
 void DecodeEngine::Impl::load(const Transformer& model, bool bf16) {
+  RECORD_FUNCTION("decode::pack_weights", std::vector<c10::IValue>());
   cfg = model->config();
   llama = cfg.arch == "llama";
   C = cfg.d_model;
@@ -220,6 +223,7 @@ void DecodeEngine::Impl::attention(int64_t layer, int64_t M) {
 // Runs every entry (ent_slot/ent_pos filled, tokens given) through the model; the logits of the
 // entries listed in seg_last come back as (S, V).
 const float* DecodeEngine::Impl::run(const std::vector<int64_t>& tokens) {
+  RECORD_FUNCTION(tokens.size() > 64 ? "decode::prefill" : "decode::step", std::vector<c10::IValue>());
   const int64_t M = static_cast<int64_t>(tokens.size()), S = static_cast<int64_t>(seg_last.size());
   auto grow = [](std::vector<float>& b, int64_t n) {
     if (static_cast<int64_t>(b.size()) < n) b.resize(n);

@@ -283,6 +283,17 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const Forward
   if (args.keep_last < 0 || args.keep_last > T)
     throw Error("keep_last " + std::to_string(args.keep_last) + " outside [0, " + std::to_string(T) +
                 "] (the number of new positions)");
+  torch::Tensor keep_index;
+  if (args.keep_index.defined()) {
+    if (args.keep_last > 0 || cache || args.segment_ids.defined())
+      throw Error("keep_index cannot be combined with keep_last, a KV cache or segment_ids");
+    keep_index = args.keep_index.to(torch::kLong).reshape({-1});
+    if (keep_index.size(0) != B)
+      throw Error("keep_index must hold one position per row (" + std::to_string(B) + "), got " +
+                  std::to_string(keep_index.size(0)));
+    if (B > 0 && (keep_index.min().item<int64_t>() < 0 || keep_index.max().item<int64_t>() >= T))
+      throw Error("keep_index has a position outside [0, " + std::to_string(T) + ")");
+  }
   if (args.attention_mask.defined()) {
     const auto& am = args.attention_mask;
     if (am.dim() != 2 || am.size(0) != B || am.size(1) != S)
@@ -330,17 +341,21 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const Forward
     cos = rope_cos_.index_select(0, flat).view({B, T, 1, -1});
     sin = rope_sin_.index_select(0, flat).view({B, T, 1, -1});
   }
-  const int64_t keep = args.keep_last > 0 ? args.keep_last : T;
+  const int64_t keep = keep_index.defined() ? 1 : args.keep_last > 0 ? args.keep_last : T;
   // The last layer on the kept rows only: fused operators, no cache (the attention takes queries
-  // that end the sequence, offset by the causal mask).
-  const bool trim_last = keep < T && mask.fused && !cache;
+  // that end the sequence, offset by the causal mask, or one query per row).
+  const bool trim_last = (keep < T || keep_index.defined()) && mask.fused && !cache;
+  // (B, 1, C) rows of x at keep_index.
+  auto gather_rows = [&](const torch::Tensor& t) {
+    return t.gather(1, keep_index.view({B, 1, 1}).expand({B, 1, t.size(2)}));
+  };
   for (int64_t l = 0; l < cfg_.n_layer; ++l) {
     const auto& blk = *blocks_[l];
     const bool tail = trim_last && l == cfg_.n_layer - 1;
-    auto a = tail ? attention_tail(blk, norm(x, blk.norm1_w, blk.norm1_b), mask, cos, sin, keep)
+    auto a = tail ? attention_tail(blk, norm(x, blk.norm1_w, blk.norm1_b), mask, cos, sin, keep, keep_index)
                   : attention(blk, l, norm(x, blk.norm1_w, blk.norm1_b), mask, cos, sin, cache);
     if (tail)
-      x = x.narrow(1, T - keep, keep) + a;
+      x = (keep_index.defined() ? gather_rows(x) : x.narrow(1, T - keep, keep)) + a;
     else if (inplace_ok())
       x.add_(a);
     else
@@ -352,13 +367,15 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const Forward
       x = x + m;
   }
   if (cache) cache->len = S;
+  if (keep_index.defined() && !trim_last) x = gather_rows(x);
   if (keep < T && x.size(1) != keep) x = x.narrow(1, T - keep, keep);
   return norm(x, normf_w_, normf_b_);
 }
 
 torch::Tensor TransformerImpl::attention_tail(const detail::BlockImpl& blk, const torch::Tensor& h,
                                               detail::AttnMask& mask, const torch::Tensor& cos,
-                                              const torch::Tensor& sin, int64_t keep) const {
+                                              const torch::Tensor& sin, int64_t keep,
+                                              const torch::Tensor& index) const {
   const int64_t B = h.size(0), T = h.size(1), H = cfg_.n_head, Hkv = cfg_.kv_heads(), D = cfg_.head_dim();
   auto qkv = linear(h, blk.qkv_w, blk.qkv_b, true).view({B, T, H + 2 * Hkv, D});
   torch::Tensor q, k;
@@ -371,10 +388,19 @@ torch::Tensor TransformerImpl::attention_tail(const detail::BlockImpl& blk, cons
     k = qkv.narrow(2, H, Hkv);
   }
   auto v = qkv.narrow(2, H + Hkv, Hkv);
-  q = q.narrow(1, T - keep, keep).transpose(1, 2);  // (B, H, keep, D): the last rows' queries
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
-  auto o = kernels::train_attention(q, k.transpose(1, 2), v.transpose(1, 2), mask.causal, mask.key_mask,
-                                    mask.segments, scale);
+  torch::Tensor o;
+  if (index.defined()) {
+    // One query per row at index[b]: keys up to it (and not padding), i.e. its causal view.
+    q = q.gather(1, index.view({B, 1, 1, 1}).expand({B, 1, H, D})).transpose(1, 2);  // (B, H, 1, D)
+    auto visible = torch::arange(T, index.options()).unsqueeze(0) <= index.unsqueeze(1);  // (B, T)
+    if (mask.key_mask.defined()) visible = visible & (mask.key_mask != 0);
+    o = kernels::train_attention(q, k.transpose(1, 2), v.transpose(1, 2), false, visible.to(torch::kLong), {}, scale);
+  } else {
+    q = q.narrow(1, T - keep, keep).transpose(1, 2);  // (B, H, keep, D): the last rows' queries
+    o = kernels::train_attention(q, k.transpose(1, 2), v.transpose(1, 2), mask.causal, mask.key_mask, mask.segments,
+                                 scale);
+  }
   return linear(o.transpose(1, 2).reshape({B, keep, H * D}), blk.out_w, blk.out_b, true);
 }
 

@@ -58,12 +58,19 @@ torch::Tensor RewardNetImpl::forward(const torch::Tensor& tokens, const torch::T
                                      const torch::Tensor& response_start) {
   TORCH_CHECK(tokens.dim() == 2 && last_index.dim() == 1 && last_index.size(0) == tokens.size(0),
               "RewardNet: tokens (N, T) and last_index (N) expected, got ", tokens.sizes(), " and ", last_index.sizes());
-  auto h = trunk->hidden(tokens);  // (N, T, C); right padding needs no mask under causal attention
   auto rows = torch::arange(tokens.size(0), torch::TensorOptions().dtype(torch::kLong).device(tokens.device()));
   auto last_idx = last_index.to(tokens.device());
-  auto last = h.index({rows, last_idx});                        // (N, C)
-  auto r = head->proj(last).squeeze(-1).to(torch::kFloat);      // (N)
-  if (!lm_coef_.defined() || tokens.size(1) < 2) return r;
+  // Right padding needs no mask under causal attention. Without the likelihood term only each
+  // row's last token is read, and the last layer runs on that row alone.
+  if (!lm_coef_.defined() || tokens.size(1) < 2) {
+    ForwardArgs args;
+    args.keep_index = last_idx;
+    auto last = trunk->hidden(tokens, args).squeeze(1);          // (N, C)
+    return head->proj(last).squeeze(-1).to(torch::kFloat);       // (N)
+  }
+  auto h = trunk->hidden(tokens);                                // (N, T, C)
+  auto last = h.index({rows, last_idx});                         // (N, C)
+  auto r = head->proj(last).squeeze(-1).to(torch::kFloat);       // (N)
   if (!response_start.defined() || response_start.numel() != tokens.size(0))
     throw Error("RewardNet: the likelihood term needs each row's response start");
   const int64_t T = tokens.size(1);

@@ -268,6 +268,57 @@ TEST(TrainOps, KeepLastEqualsTheWholeForwardNarrowed) {
   EXPECT_THROW(m->hidden(torch::zeros({1, 11}, torch::kLong), bad), Error);
 }
 
+// keep_index: one row per sequence (a reward model's last token) through a last layer that runs on
+// those rows only, against the whole forward gathered afterwards, in value and gradient.
+TEST(TrainOps, KeepIndexEqualsTheWholeForwardGathered) {
+  for (const std::string arch : {"gpt2", "llama"})
+    for (const std::string dtype : {"fp32", "bf16"})
+      for (bool padded : {false, true}) {
+        torch::manual_seed(13);
+        Transformer m(tiny(arch));
+        auto toks = torch::randint(53, {3, 10}, torch::kLong);
+        auto idx = torch::tensor({9, 4, 0}, torch::kLong);  // the last, a middle and the first position
+        ForwardArgs args;
+        if (padded) {  // left padding in row 1 (its kept position 4 sees keys 2..4)
+          auto am = torch::ones({3, 10}, torch::kLong);
+          am[1].narrow(0, 0, 2).fill_(0);
+          args.attention_mask = am;
+          args.position_ids = (am.cumsum(1) - 1).clamp_min(0);
+        }
+        auto gout = torch::randn({3, 1, 32});
+        auto run = [&](bool trimmed) {
+          std::optional<kernels::TrainMatmulDtypeGuard> g;
+          if (dtype == "bf16") g.emplace(torch::kBFloat16);
+          for (auto& p : m->parameters()) p.mutable_grad() = torch::Tensor();
+          ForwardArgs a = args;
+          torch::Tensor h;
+          if (trimmed) {
+            a.keep_index = idx;
+            h = m->hidden(toks, a);
+          } else {
+            h = m->hidden(toks, a).gather(1, idx.view({3, 1, 1}).expand({3, 1, 32}));
+          }
+          h.backward(gout);
+          std::vector<torch::Tensor> grads;
+          for (auto& p : m->parameters()) grads.push_back(p.grad().clone());
+          return std::make_pair(h.detach(), grads);
+        };
+        auto [ht, gt] = run(true);
+        auto [hf, gf] = run(false);
+        const std::string what = arch + " " + dtype + (padded ? " padded" : "");
+        ASSERT_EQ(ht.sizes(), hf.sizes()) << what;
+        EXPECT_LT(max_diff(ht, hf), 1e-5) << what;
+        for (size_t i = 0; i < gt.size(); ++i)
+          EXPECT_LT(max_diff(gt[i], gf[i]), 1e-5 * (1 + gf[i].abs().max().item<double>())) << what << " parameter " << i;
+      }
+  Transformer m(tiny("gpt2"));
+  ForwardArgs bad;
+  bad.keep_index = torch::tensor({10}, torch::kLong);  // past the end
+  EXPECT_THROW(m->hidden(torch::zeros({1, 10}, torch::kLong), bad), Error);
+  bad.keep_index = torch::tensor({1, 2}, torch::kLong);  // two positions for one row
+  EXPECT_THROW(m->hidden(torch::zeros({1, 10}, torch::kLong), bad), Error);
+}
+
 TEST(TrainOps, GeluMatchesAtenTanhGelu) {
   torch::manual_seed(2);
   // Odd length (a vector tail) and values out to where the gate saturates.

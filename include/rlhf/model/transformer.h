@@ -42,6 +42,10 @@ struct ForwardArgs {
   // computes its queries, attention output and MLP for those rows only (keys and values for all).
   // PPO's log-probs and values need only the response positions, which end every row. 0 = all.
   int64_t keep_last = 0;
+  // (B) int64: hidden() returns only position keep_index[b] of each row (B, 1, C), and the last
+  // layer runs its query, attention output and MLP for those rows only (a reward model's score
+  // reads the last token of each right-padded row). Not with keep_last, a cache or segment_ids.
+  torch::Tensor keep_index;
 };
 
 namespace detail {
@@ -93,9 +97,11 @@ class TransformerImpl : public torch::nn::Module {
   torch::Tensor attention(const detail::BlockImpl& blk, int64_t layer, const torch::Tensor& h,
                           detail::AttnMask& mask, const torch::Tensor& cos, const torch::Tensor& sin,
                           KVCache* cache) const;
-  // The fused attention with queries for the last `keep` rows only (ForwardArgs::keep_last).
+  // The fused attention with queries for the last `keep` rows only (ForwardArgs::keep_last), or for
+  // one position per row (`index` (B) defined: ForwardArgs::keep_index).
   torch::Tensor attention_tail(const detail::BlockImpl& blk, const torch::Tensor& h, detail::AttnMask& mask,
-                               const torch::Tensor& cos, const torch::Tensor& sin, int64_t keep) const;
+                               const torch::Tensor& cos, const torch::Tensor& sin, int64_t keep,
+                               const torch::Tensor& index) const;
   torch::Tensor mlp(const detail::BlockImpl& blk, const torch::Tensor& h) const;
   // RoPE tables (positions, D/2) in float, rebuilt when a longer sequence or another device asks.
   void ensure_rope(int64_t n, torch::Device device);
