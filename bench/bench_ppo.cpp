@@ -50,8 +50,9 @@ class IdTokenizer : public Tokenizer {
   int32_t vocab_;
 };
 
-// 5 by default (both sides): our first measured iteration after the warm-up often runs 0.5-1 s
-// slower on GPT-2-small, and a median of 3 would then take the slower of the other two.
+// 5 by default (both sides): our first measured iteration after the warm-up runs 1-1.5 s slower on
+// GPT-2-small (it faults in ~220k fresh pages; the next ones ~15k, then none), and a median of 3
+// would then take the slower of the other two.
 int repeats(const BenchContext& ctx) { return ctx.opts.repeats > 0 ? ctx.opts.repeats : ctx.opts.quick ? 1 : 5; }
 
 // Runs torch_reference.py ppo and returns its JSON (null on failure).
