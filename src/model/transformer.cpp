@@ -8,6 +8,7 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <array>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -167,6 +168,16 @@ static torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos
   return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
 }
 
+// q (B, T, H, D), k and v (B, T, Hkv, D) out of one projection (B, T, H + 2 Hkv, D); q and k rotated
+// when RoPE tables are given.
+static std::array<torch::Tensor, 3> split_heads(const torch::Tensor& qkv, int64_t H, int64_t Hkv,
+                                                const torch::Tensor& cos, const torch::Tensor& sin) {
+  auto v = qkv.narrow(2, H + Hkv, Hkv);
+  if (!cos.defined()) return {qkv.narrow(2, 0, H), qkv.narrow(2, H, Hkv), v};
+  auto qk = apply_rope(qkv.narrow(2, 0, H + Hkv), cos.to(qkv.scalar_type()), sin.to(qkv.scalar_type()));
+  return {qk.narrow(2, 0, H), qk.narrow(2, H, Hkv), v};
+}
+
 torch::Tensor TransformerImpl::attention(const detail::BlockImpl& blk, int64_t layer, const torch::Tensor& h,
                                          detail::AttnMask& mask, const torch::Tensor& cos,
                                          const torch::Tensor& sin, KVCache* cache) const {
@@ -179,16 +190,7 @@ torch::Tensor TransformerImpl::attention(const detail::BlockImpl& blk, int64_t l
     auto o = kernels::train_attention_qkv(qkv, H, Hkv, mask.causal, mask.key_mask, mask.segments, scale);
     return linear(o.transpose(1, 2).reshape({B, T, H * D}), blk.out_w, blk.out_b, true);
   }
-  torch::Tensor q, k;
-  if (cos.defined()) {
-    auto qk = apply_rope(qkv.narrow(2, 0, H + Hkv), cos.to(qkv.scalar_type()), sin.to(qkv.scalar_type()));
-    q = qk.narrow(2, 0, H);
-    k = qk.narrow(2, H, Hkv);
-  } else {
-    q = qkv.narrow(2, 0, H);
-    k = qkv.narrow(2, H, Hkv);
-  }
-  auto v = qkv.narrow(2, H + Hkv, Hkv);
+  auto [q, k, v] = split_heads(qkv, H, Hkv, cos, sin);
   q = q.transpose(1, 2);  // (B, H, T, D)
   k = k.transpose(1, 2);  // (B, Hkv, T, D)
   v = v.transpose(1, 2);
@@ -378,16 +380,7 @@ torch::Tensor TransformerImpl::attention_tail(const detail::BlockImpl& blk, cons
                                               const torch::Tensor& index) const {
   const int64_t B = h.size(0), T = h.size(1), H = cfg_.n_head, Hkv = cfg_.kv_heads(), D = cfg_.head_dim();
   auto qkv = linear(h, blk.qkv_w, blk.qkv_b, true).view({B, T, H + 2 * Hkv, D});
-  torch::Tensor q, k;
-  if (cos.defined()) {
-    auto qk = apply_rope(qkv.narrow(2, 0, H + Hkv), cos.to(qkv.scalar_type()), sin.to(qkv.scalar_type()));
-    q = qk.narrow(2, 0, H);
-    k = qk.narrow(2, H, Hkv);
-  } else {
-    q = qkv.narrow(2, 0, H);
-    k = qkv.narrow(2, H, Hkv);
-  }
-  auto v = qkv.narrow(2, H + Hkv, Hkv);
+  auto [q, k, v] = split_heads(qkv, H, Hkv, cos, sin);
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
   torch::Tensor o;
   if (index.defined()) {

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <functional>
 #include <optional>
 
 #include "kernels/train_ops.h"
@@ -215,6 +216,34 @@ TEST(TrainOps, TransformerGradientsEqualTheOpByOpGraph) {
   }
 }
 
+// Trimmed (`trim` sets keep_last / keep_index in the args) against whole-forward-then-`select`:
+// the hidden states and every parameter gradient for the output gradient `gout`, under fp32 or
+// bf16 products. Gradients are compared relatively: the weight gradients sum over a different
+// number of rows in a different order.
+static void expect_trimmed_forward_equal(Transformer& m, const torch::Tensor& toks, const ForwardArgs& args,
+                                  const std::function<void(ForwardArgs&)>& trim,
+                                  const std::function<torch::Tensor(const torch::Tensor&)>& select,
+                                  const torch::Tensor& gout, const std::string& dtype, const std::string& what) {
+  auto run = [&](bool trimmed) {
+    std::optional<kernels::TrainMatmulDtypeGuard> g;
+    if (dtype == "bf16") g.emplace(torch::kBFloat16);
+    for (auto& p : m->parameters()) p.mutable_grad() = torch::Tensor();
+    ForwardArgs a = args;
+    if (trimmed) trim(a);
+    auto h = trimmed ? m->hidden(toks, a) : select(m->hidden(toks, a));
+    h.backward(gout);
+    std::vector<torch::Tensor> grads;
+    for (auto& p : m->parameters()) grads.push_back(p.grad().clone());
+    return std::make_pair(h.detach(), grads);
+  };
+  auto [ht, gt] = run(true);
+  auto [hf, gf] = run(false);
+  ASSERT_EQ(ht.sizes(), hf.sizes()) << what;
+  EXPECT_LT(max_diff(ht, hf), 1e-5) << what;
+  for (size_t i = 0; i < gt.size(); ++i)
+    EXPECT_LT(max_diff(gt[i], gf[i]), 1e-5 * (1 + gf[i].abs().max().item<double>())) << what << " parameter " << i;
+}
+
 // keep_last: the last layer on the kept rows only gives the same hidden states for them, and the
 // same parameter gradients, as the whole forward narrowed afterwards; gpt2 and llama (RoPE, grouped
 // kv heads), plain, left-padded with shifted positions, and packed; fp32 and bf16 products.
@@ -235,32 +264,10 @@ TEST(TrainOps, KeepLastEqualsTheWholeForwardNarrowed) {
           args.segment_ids = torch::tensor({0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, torch::kLong).repeat({3, 1});
         }
         const int64_t keep = 6;
-        auto gout = torch::randn({3, keep, 32});
-        auto run = [&](bool trimmed) {
-          std::optional<kernels::TrainMatmulDtypeGuard> g;
-          if (dtype == "bf16") g.emplace(torch::kBFloat16);
-          for (auto& p : m->parameters()) p.mutable_grad() = torch::Tensor();
-          ForwardArgs a = args;
-          torch::Tensor h;
-          if (trimmed) {
-            a.keep_last = keep;
-            h = m->hidden(toks, a);
-          } else {
-            h = m->hidden(toks, a).narrow(1, 11 - keep, keep);
-          }
-          h.backward(gout);
-          std::vector<torch::Tensor> grads;
-          for (auto& p : m->parameters()) grads.push_back(p.grad().clone());
-          return std::make_pair(h.detach(), grads);
-        };
-        auto [ht, gt] = run(true);
-        auto [hf, gf] = run(false);
-        const std::string what = arch + " " + dtype + " variant " + std::to_string(variant);
-        ASSERT_EQ(ht.sizes(), hf.sizes()) << what;
-        EXPECT_LT(max_diff(ht, hf), 1e-5) << what;
-        // Relative: the weight gradients sum over a different number of rows in a different order.
-        for (size_t i = 0; i < gt.size(); ++i)
-          EXPECT_LT(max_diff(gt[i], gf[i]), 1e-5 * (1 + gf[i].abs().max().item<double>())) << what << " parameter " << i;
+        expect_trimmed_forward_equal(
+            m, toks, args, [&](ForwardArgs& a) { a.keep_last = keep; },
+            [&](const torch::Tensor& h) { return h.narrow(1, 11 - keep, keep); }, torch::randn({3, keep, 32}), dtype,
+            arch + " " + dtype + " variant " + std::to_string(variant));
       }
   Transformer m(tiny("gpt2"));
   ForwardArgs bad;
@@ -285,31 +292,10 @@ TEST(TrainOps, KeepIndexEqualsTheWholeForwardGathered) {
           args.attention_mask = am;
           args.position_ids = (am.cumsum(1) - 1).clamp_min(0);
         }
-        auto gout = torch::randn({3, 1, 32});
-        auto run = [&](bool trimmed) {
-          std::optional<kernels::TrainMatmulDtypeGuard> g;
-          if (dtype == "bf16") g.emplace(torch::kBFloat16);
-          for (auto& p : m->parameters()) p.mutable_grad() = torch::Tensor();
-          ForwardArgs a = args;
-          torch::Tensor h;
-          if (trimmed) {
-            a.keep_index = idx;
-            h = m->hidden(toks, a);
-          } else {
-            h = m->hidden(toks, a).gather(1, idx.view({3, 1, 1}).expand({3, 1, 32}));
-          }
-          h.backward(gout);
-          std::vector<torch::Tensor> grads;
-          for (auto& p : m->parameters()) grads.push_back(p.grad().clone());
-          return std::make_pair(h.detach(), grads);
-        };
-        auto [ht, gt] = run(true);
-        auto [hf, gf] = run(false);
-        const std::string what = arch + " " + dtype + (padded ? " padded" : "");
-        ASSERT_EQ(ht.sizes(), hf.sizes()) << what;
-        EXPECT_LT(max_diff(ht, hf), 1e-5) << what;
-        for (size_t i = 0; i < gt.size(); ++i)
-          EXPECT_LT(max_diff(gt[i], gf[i]), 1e-5 * (1 + gf[i].abs().max().item<double>())) << what << " parameter " << i;
+        expect_trimmed_forward_equal(
+            m, toks, args, [&](ForwardArgs& a) { a.keep_index = idx; },
+            [&](const torch::Tensor& h) { return h.gather(1, idx.view({3, 1, 1}).expand({3, 1, 32})); },
+            torch::randn({3, 1, 32}), dtype, arch + " " + dtype + (padded ? " padded" : ""));
       }
   Transformer m(tiny("gpt2"));
   ForwardArgs bad;
