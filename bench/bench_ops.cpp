@@ -1,7 +1,8 @@
 // rlhf-bench ops: forward + backward time of each fused training operator (src/kernels) beside
 // the same computation written op by op in libtorch and differentiated by autograd, in the same
 // process, on the shapes of the training benchmark (tiny: B 8, H 4, T 256, d 256; GPT-2-small:
-// B 4, H 12, T 256, d 768) and of PPO's GPT-2-small batch (B 16, T 96). "ours" and "reference" are calls per second; ratio > 1 = ours faster.
+// B 4, H 12, T 256, d 768) and of PPO's GPT-2-small batch (B 16, T 96). "ours" and "reference"
+// are calls per second; ratio > 1 = ours faster.
 #include <algorithm>
 #include <chrono>
 #include <cmath>

@@ -1,10 +1,9 @@
 // oneDNN-backed linear layer and fused masked attention for fp32 CPU training (see train_ops.h).
 #include "kernels/train_ops.h"
 
-#include <ATen/record_function.h>
-
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
+#include <ATen/record_function.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <torch/torch.h>
 
@@ -20,7 +19,6 @@
 #include "kernels/train_vec.h"
 #include "kernels/vec.h"
 #include "rlhf/io/error.h"
-
 
 // libgomp (loaded with libtorch) when present; weak so that a build without OpenMP still links.
 extern "C" void omp_set_num_threads(int) __attribute__((weak));
@@ -298,29 +296,47 @@ AttnHeads attn_heads(const at::Tensor& q, const at::Tensor& k, bool causal, cons
 // Empty tensors stand for "no such mask" (autograd Functions take no undefined inputs).
 at::Tensor mask_or_none(const at::Tensor& t) { return t.numel() > 0 ? t.to(at::kLong).contiguous() : at::Tensor(); }
 
+// The forward of both attention Functions on q (B, H, T, D), k and v (B, Hkv, S, D) views: out
+// (B, H, T, D) (a view of (B, T, H, D) memory), and the probabilities and dead rows the backward
+// reads.
+struct AttnForward {
+  at::Tensor out, probs, dead;
+};
+AttnForward run_attention_forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
+                                  const at::Tensor& key_mask, const at::Tensor& segments, double scale) {
+  auto km = mask_or_none(key_mask), sg = mask_or_none(segments);
+  const AttnHeads a = attn_heads(q, k, causal, km, sg, scale);
+  AttnForward f;
+  f.probs = at::empty({a.B, a.H, a.T, a.S}, q.options());
+  f.dead = at::empty({a.B, a.H, a.T}, q.options().dtype(at::kByte));  // rows without a visible key
+  f.out = at::empty({a.B, a.T, a.H, a.D}, q.options()).transpose(1, 2);
+  attention_forward(a, {&q}, {&k}, {&v}, {&f.out}, f.probs.data_ptr<float>(), f.dead.data_ptr<uint8_t>());
+  return f;
+}
+
+// The heads of a saved forward for the backward, which needs no masks: P (0 at blocked keys) and
+// the dead rows carry them.
+AttnHeads saved_heads(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k) {
+  return attn_heads(q, k, ctx->saved_data["causal"].toBool(), at::Tensor(), at::Tensor(),
+                    ctx->saved_data["scale"].toDouble());
+}
+
 struct AttentionFn : public torch::autograd::Function<AttentionFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q_in, const at::Tensor& k_in,
                             const at::Tensor& v_in, bool causal, const at::Tensor& key_mask, const at::Tensor& segments,
                             double scale) {
     auto q = last_dim_contiguous(q_in), k = last_dim_contiguous(k_in), v = last_dim_contiguous(v_in);
-    auto km = mask_or_none(key_mask), sg = mask_or_none(segments);
-    const AttnHeads a = attn_heads(q, k, causal, km, sg, scale);
-    auto probs = at::empty({a.B, a.H, a.T, a.S}, q.options());
-    auto dead = at::empty({a.B, a.H, a.T}, q.options().dtype(at::kByte));  // rows without a visible key
-    auto out = at::empty({a.B, a.T, a.H, a.D}, q.options()).transpose(1, 2);  // (B, H, T, D) view of (B, T, H, D)
-    attention_forward(a, {&q}, {&k}, {&v}, {&out}, probs.data_ptr<float>(), dead.data_ptr<uint8_t>());
-    ctx->save_for_backward({q, k, v, probs, dead});
+    AttnForward f = run_attention_forward(q, k, v, causal, key_mask, segments, scale);
+    ctx->save_for_backward({q, k, v, f.probs, f.dead});
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["causal"] = causal;
-    return out;
+    return f.out;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const auto &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
-    // The backward needs no masks: P (0 at blocked keys) and the dead rows carry them.
-    const AttnHeads a = attn_heads(q, k, ctx->saved_data["causal"].toBool(), at::Tensor(), at::Tensor(),
-                                   ctx->saved_data["scale"].toDouble());
+    const AttnHeads a = saved_heads(ctx, q, k);
     auto go = last_dim_contiguous(grads[0]);
     // Gradients laid out (B, T, heads, D) in memory, like the projections they flow back into.
     auto gq = at::empty({a.B, a.T, a.H, a.D}, q.options()).transpose(1, 2);
@@ -345,18 +361,13 @@ struct AttentionQkvFn : public torch::autograd::Function<AttentionQkvFn> {
                             const at::Tensor& key_mask, const at::Tensor& segments, double scale) {
     auto qkv = last_dim_contiguous(qkv_in);
     auto [q, k, v] = split(qkv, H, Hkv);
-    auto km = mask_or_none(key_mask), sg = mask_or_none(segments);
-    const AttnHeads a = attn_heads(q, k, causal, km, sg, scale);
-    auto probs = at::empty({a.B, a.H, a.T, a.S}, q.options());
-    auto dead = at::empty({a.B, a.H, a.T}, q.options().dtype(at::kByte));
-    auto out = at::empty({a.B, a.T, a.H, a.D}, q.options()).transpose(1, 2);
-    attention_forward(a, {&q}, {&k}, {&v}, {&out}, probs.data_ptr<float>(), dead.data_ptr<uint8_t>());
-    ctx->save_for_backward({qkv, probs, dead});
+    AttnForward f = run_attention_forward(q, k, v, causal, key_mask, segments, scale);
+    ctx->save_for_backward({qkv, f.probs, f.dead});
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["causal"] = causal;
     ctx->saved_data["H"] = H;
     ctx->saved_data["Hkv"] = Hkv;
-    return out;
+    return f.out;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -364,8 +375,7 @@ struct AttentionQkvFn : public torch::autograd::Function<AttentionQkvFn> {
     const auto &qkv = saved[0], &probs = saved[1];
     const int64_t H = ctx->saved_data["H"].toInt(), Hkv = ctx->saved_data["Hkv"].toInt();
     auto [q, k, v] = split(qkv, H, Hkv);
-    const AttnHeads a = attn_heads(q, k, ctx->saved_data["causal"].toBool(), at::Tensor(), at::Tensor(),
-                                   ctx->saved_data["scale"].toDouble());
+    const AttnHeads a = saved_heads(ctx, q, k);
     auto go = last_dim_contiguous(grads[0]);
     auto gqkv = at::empty(qkv.sizes(), qkv.options());
     auto [gq, gk, gv] = split(gqkv, H, Hkv);

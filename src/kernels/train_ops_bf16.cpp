@@ -156,7 +156,6 @@ const at::BFloat16* bf16_ptr(const at::Tensor& t) { return t.data_ptr<at::BFloat
 
 // ---- fp32 -> bf16 rows, with column sums --------------------------------------------------
 
-
 // Round to nearest even, as vcvtneps2bf16 and at::to do (finite values).
 inline uint16_t bf16_bits(float f) {
   uint32_t u;

@@ -344,20 +344,23 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const Forward
     sin = rope_sin_.index_select(0, flat).view({B, T, 1, -1});
   }
   const int64_t keep = keep_index.defined() ? 1 : args.keep_last > 0 ? args.keep_last : T;
-  // The last layer on the kept rows only: fused operators, no cache (the attention takes queries
-  // that end the sequence, offset by the causal mask, or one query per row).
-  const bool trim_last = (keep < T || keep_index.defined()) && mask.fused && !cache;
-  // (B, 1, C) rows of x at keep_index.
-  auto gather_rows = [&](const torch::Tensor& t) {
-    return t.gather(1, keep_index.view({B, 1, 1}).expand({B, 1, t.size(2)}));
+  const bool select = keep_index.defined() || keep < T;
+  // The kept rows of a (B, T, C) tensor: (B, 1, C) at keep_index, or the last `keep`.
+  auto kept = [&](const torch::Tensor& t) {
+    return keep_index.defined() ? t.gather(1, keep_index.view({B, 1, 1}).expand({B, 1, t.size(2)}))
+                                : t.narrow(1, T - keep, keep);
   };
+  // The last layer on the kept rows only: fused operators, no cache (the attention takes queries
+  // that end the sequence, offset by the causal mask, or one query per row). Otherwise the rows
+  // are selected after the last layer.
+  const bool trim_last = select && mask.fused && !cache;
   for (int64_t l = 0; l < cfg_.n_layer; ++l) {
     const auto& blk = *blocks_[l];
     const bool tail = trim_last && l == cfg_.n_layer - 1;
     auto a = tail ? attention_tail(blk, norm(x, blk.norm1_w, blk.norm1_b), mask, cos, sin, keep, keep_index)
                   : attention(blk, l, norm(x, blk.norm1_w, blk.norm1_b), mask, cos, sin, cache);
     if (tail)
-      x = (keep_index.defined() ? gather_rows(x) : x.narrow(1, T - keep, keep)) + a;
+      x = kept(x) + a;
     else if (inplace_ok())
       x.add_(a);
     else
@@ -369,8 +372,7 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const Forward
       x = x + m;
   }
   if (cache) cache->len = S;
-  if (keep_index.defined() && !trim_last) x = gather_rows(x);
-  if (keep < T && x.size(1) != keep) x = x.narrow(1, T - keep, keep);
+  if (select && !trim_last) x = kept(x);
   return norm(x, normf_w_, normf_b_);
 }
 

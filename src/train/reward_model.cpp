@@ -58,7 +58,6 @@ torch::Tensor RewardNetImpl::forward(const torch::Tensor& tokens, const torch::T
                                      const torch::Tensor& response_start) {
   TORCH_CHECK(tokens.dim() == 2 && last_index.dim() == 1 && last_index.size(0) == tokens.size(0),
               "RewardNet: tokens (N, T) and last_index (N) expected, got ", tokens.sizes(), " and ", last_index.sizes());
-  auto rows = torch::arange(tokens.size(0), torch::TensorOptions().dtype(torch::kLong).device(tokens.device()));
   auto last_idx = last_index.to(tokens.device());
   // Right padding needs no mask under causal attention. Without the likelihood term only each
   // row's last token is read, and the last layer runs on that row alone.
@@ -69,6 +68,7 @@ torch::Tensor RewardNetImpl::forward(const torch::Tensor& tokens, const torch::T
     return head->proj(last).squeeze(-1).to(torch::kFloat);       // (N)
   }
   auto h = trunk->hidden(tokens);                                // (N, T, C)
+  auto rows = torch::arange(tokens.size(0), torch::TensorOptions().dtype(torch::kLong).device(tokens.device()));
   auto last = h.index({rows, last_idx});                         // (N, C)
   auto r = head->proj(last).squeeze(-1).to(torch::kFloat);       // (N)
   if (!response_start.defined() || response_start.numel() != tokens.size(0))

@@ -31,8 +31,9 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(const ParamGroups& groups, const
 void set_lr(torch::optim::Optimizer& opt, double lr);
 // One AdamW step on every gradient multiplied by grad_scale: one fused pass per float32 CPU
 // parameter (kernels/train_vec.h) instead of torch's ten tensor operations; .grad is only read
-// (left unscaled: writing it back would add a fifth stream to a pass bound by memory bandwidth). Same state entries and arithmetic as torch::optim::AdamW::step,
-// so either can continue from the other's saved state. Other dtypes/devices, amsgrad, or
+// (left unscaled: writing it back would add a fifth stream to a pass bound by memory bandwidth).
+// Same state entries and arithmetic as torch::optim::AdamW::step, so either can continue from the
+// other's saved state. Other dtypes/devices, amsgrad, or
 // RLHF_TRAIN_OPS=0 fall back to scale_grads + opt.step() (which does scale .grad in place).
 void adamw_step(torch::optim::AdamW& opt, double grad_scale);
 
