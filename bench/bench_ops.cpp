@@ -127,6 +127,33 @@ void run_ops(BenchContext& ctx) {
               << " GFLOP/s\n";
     report(ctx, name, a, b, "bf16 linear forward + backward (input and weight gradients)");
   }
+  // GPT-2-small's MLP on PPO's batch (train_mlp_gelu_bf16) beside its two bf16 linear layers with
+  // nothing between them: the ratio is what the GELU (forward and backward) costs on top of the
+  // products. Forward alone and forward + backward are printed.
+  if (ctx.wanted("ops/mlp-bf16/ppo-gpt2-small")) {
+    const int64_t M = 1536, C = 768, F = 3072;
+    torch::manual_seed(0);
+    auto x = torch::randn({M, C}, torch::requires_grad());
+    auto wu = (torch::randn({F, C}) * 0.02).requires_grad_(), wd = (torch::randn({C, F}) * 0.02).requires_grad_();
+    auto bu = torch::zeros({F}, torch::requires_grad()), bd = torch::zeros({C}, torch::requires_grad());
+    auto gy = torch::randn({M, C});
+    kernels::TrainMatmulDtypeGuard g(torch::kBFloat16);
+    auto mlp = [&] { return kernels::train_mlp_gelu_bf16(x, wu, bu, wd, bd); };
+    auto plain = [&] { return kernels::train_linear_bf16(kernels::train_linear_bf16(x, wu, bu), wd, bd); };
+    auto fwd = [](const std::function<torch::Tensor()>& f) {
+      return [f] {
+        torch::NoGradGuard ng;
+        f();
+      };
+    };
+    auto fwd_bwd = [&](const std::function<torch::Tensor()>& f) { return [f, &gy] { f().backward(gy); }; };
+    const double mf = calls_per_s(fwd(mlp), ctx.opts.quick), pf = calls_per_s(fwd(plain), ctx.opts.quick);
+    const double mfb = calls_per_s(fwd_bwd(mlp), ctx.opts.quick), pfb = calls_per_s(fwd_bwd(plain), ctx.opts.quick);
+    std::cout << "  ops/mlp-bf16/ppo-gpt2-small: forward " << 1e3 / mf << " ms (without the GELU " << 1e3 / pf
+              << " ms), forward + backward " << 1e3 / mfb << " ms (without the GELU " << 1e3 / pfb << " ms)\n";
+    report(ctx, "ops/mlp-bf16/ppo-gpt2-small", mfb, pfb,
+           "bf16 GPT-2 MLP forward + backward; reference = its two bf16 linear layers without the GELU");
+  }
 }
 
 RegisterBench reg("ops", "fused training operators (forward + backward) beside libtorch op-by-op in the same process",

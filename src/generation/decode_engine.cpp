@@ -68,8 +68,8 @@ struct DecodeEngine::Impl {
   int64_t slots = 0, capacity = 0;
   std::vector<int64_t> lens;
   bool kv_bf16 = false;                  // bf16 engines keep K/V in bf16 too (as a bf16 model does)
-  std::vector<float> kcache, vcache;
-  std::vector<uint16_t> kcache16, vcache16;
+  std::vector<float, HugeAlloc<float>> kcache, vcache;
+  std::vector<uint16_t, HugeAlloc<uint16_t>> kcache16, vcache16;
 
   // Per-call buffers (grow only). M = tokens in this call, S = segments.
   std::vector<int64_t> ent_slot, ent_pos, seg_last;

@@ -207,6 +207,17 @@ void pack_panel_b16_cols(const float* base, int64_t K, int64_t stride_n, int64_t
   }
 }
 
+// One activation row as bf16 k-pairs (low half: even k, high half: odd k; a missing odd k is 0),
+// i.e. the row's bf16 values in order, rounded as to_bf16.
+void row_to_pairs_512(const float* x, int64_t K, uint32_t* dst) {
+  auto* d16 = reinterpret_cast<uint16_t*>(dst);
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d16 + k), _mm512_cvtepi32_epi16(bf16_bits_512(_mm512_loadu_ps(x + k))));
+  for (; k < K; ++k) d16[k] = to_bf16(x[k]);
+  if (K & 1) d16[K] = 0;
+}
+
 template <size_t... R>
 constexpr TableF32 make_f32(std::index_sequence<R...>) {
   return {{{&kern_f32<R + 1, 1>, &kern_f32<R + 1, 2>, &kern_f32<R + 1, 3>}...}};
@@ -335,12 +346,17 @@ void matmul(const float* X, int64_t ldx, int64_t M, const PackedMatrix& W, float
   thread_local std::vector<uint32_t> xpairs;
   if (W.bf16) {
     if (static_cast<int64_t>(xpairs.size()) < M * K2) xpairs.resize(M * K2);
-    for (int64_t m = 0; m < M; ++m)
+    for (int64_t m = 0; m < M; ++m) {
+      if (isa != Isa::Generic) {
+        row_to_pairs_512(X + m * ldx, K, xpairs.data() + m * K2);
+        continue;
+      }
       for (int64_t kk = 0; kk < K2; ++kk) {
         const uint32_t lo = to_bf16(X[m * ldx + 2 * kk]);
         const uint32_t hi = 2 * kk + 1 < K ? to_bf16(X[m * ldx + 2 * kk + 1]) : 0;
         xpairs[m * K2 + kk] = lo | (hi << 16);
       }
+    }
   }
   const uint32_t* xp = xpairs.data();
   // Row blocks of at most kMaxRows, as even as possible (16 rows: 8 + 8; 12: 6 + 6).

@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/hugepages.h"
+
 #include "kernels/thread_pool.h"
 
 namespace rlhf::kernels {
@@ -26,8 +28,9 @@ constexpr int64_t kPanel = 16;  // output columns per panel (one AVX-512 registe
 struct PackedMatrix {
   int64_t K = 0, N = 0;          // logical shape of W (K, N)
   bool bf16 = false;             // weights stored as bfloat16 (round to nearest even)
-  std::vector<float> f32;        // panels: (ceil(N/16), K, 16), zero padded
-  std::vector<uint16_t> b16;     // panels: (ceil(N/16), ceil(K/2), 16, 2), zero padded
+  // Read whole once per decode step: kept on huge pages (kernels/hugepages.h).
+  std::vector<float, HugeAlloc<float>> f32;        // panels: (ceil(N/16), K, 16), zero padded
+  std::vector<uint16_t, HugeAlloc<uint16_t>> b16;  // panels: (ceil(N/16), ceil(K/2), 16, 2), zero padded
   std::vector<float> bias;       // (N) or empty
 
   int64_t panels() const { return (N + kPanel - 1) / kPanel; }

@@ -34,9 +34,13 @@ class TrainMatmulDtypeGuard {
 // are fp32 and so are y and the gradients of x, w and b.
 at::Tensor train_linear_bf16(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
 
-// a (..., N) = gelu_tanh(x w^T + b) (GPT-2's MLP up-projection) with the products as above; the
-// GELU and its derivative run in fp32 next to the bf16 rounding of the gradient.
-at::Tensor train_linear_gelu_bf16(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
+// y (..., C) = gelu_tanh(x w_up^T + b_up) w_down^T + b_down (GPT-2's MLP) with the products as
+// above: x (..., C), w_up (F, C), w_down (C', F), biases may be undefined. The pre-activation and
+// the GELU and its derivative are fp32; the activation is rounded to bf16 for the down-projection
+// (as that linear layer would round its input) and the pre-activation's gradient for the
+// up-projection's products.
+at::Tensor train_mlp_gelu_bf16(const at::Tensor& x, const at::Tensor& w_up, const at::Tensor& b_up,
+                               const at::Tensor& w_down, const at::Tensor& b_down);
 
 // Drops the bf16 weight copies. The copies of trainable weights are dropped when the outermost
 // TrainMatmulDtypeGuard ends; frozen weights (requires_grad false) keep theirs while they live.

@@ -4,11 +4,13 @@
 #include <thread>
 
 #include "rlhf/io/error.h"
+#include "kernels/hugepages.h"
 
 namespace rlhf {
 
 void init_runtime(const RuntimeOptions& opts) {
   at::globalContext().setFlushDenormal(true);
+  install_hugepage_allocator();
   int n = opts.threads > 0 ? opts.threads : static_cast<int>(std::thread::hardware_concurrency());
   if (n > 0) torch::set_num_threads(n);
   parse_device(opts.device);

@@ -231,8 +231,8 @@ torch::Tensor TransformerImpl::attention(const detail::BlockImpl& blk, int64_t l
 
 torch::Tensor TransformerImpl::mlp(const detail::BlockImpl& blk, const torch::Tensor& h) const {
   const bool fused = use_train_ops(h, false);
-  if (fused && bf16_training() && cfg_.arch == "gpt2")  // GELU fused around the bf16 up-projection
-    return kernels::train_linear_bf16(kernels::train_linear_gelu_bf16(h, blk.up_w, blk.up_b), blk.down_w, blk.down_b);
+  if (fused && bf16_training() && cfg_.arch == "gpt2")  // the whole MLP as one bf16 Function
+    return kernels::train_mlp_gelu_bf16(h, blk.up_w, blk.up_b, blk.down_w, blk.down_b);
   auto up = linear(h, blk.up_w, blk.up_b, fused);
   torch::Tensor act;
   if (cfg_.arch == "gpt2") {

@@ -202,37 +202,63 @@ TEST(TrainOpsBf16, TransposeMatchesLibtorch) {
   }
 }
 
-TEST(TrainOpsBf16, LinearGeluMatchesAutogradOnRoundedInputs) {
+// The fused GPT-2 MLP against the same chain written with explicit bf16 roundings where the Function
+// rounds: x and the weights (operands), the pre-activation and the activation's gradient (bf16
+// product outputs), the activation (the down-projection's operand), gy and the pre-activation's
+// gradient (operands of the backward products). GELU and its derivative by autograd in fp32.
+TEST(TrainOpsBf16, MlpGeluMatchesAutogradOnRoundedInputs) {
   for (bool bias : {true, false}) {
     torch::manual_seed(12);
-    auto x = torch::randn({3, 13, 70}, torch::requires_grad());
-    auto w = (torch::randn({33, 70}) * 0.3).requires_grad_();
-    auto b = bias ? torch::randn({33}, torch::requires_grad()) : torch::Tensor();
-    auto ga = torch::randn({3, 13, 33});
-    auto a = kernels::train_linear_gelu_bf16(x, w, b);
-    std::vector<torch::Tensor> inputs = {x, w};
-    if (bias) inputs.push_back(b);
-    auto g = torch::autograd::grad({a}, inputs, {ga});
+    const int64_t C = 40, F = 72;
+    auto x = torch::randn({3, 13, C}, torch::requires_grad());
+    auto wu = (torch::randn({F, C}) * 0.3).requires_grad_(), wd = (torch::randn({C, F}) * 0.3).requires_grad_();
+    auto bu = bias ? torch::randn({F}, torch::requires_grad()) : torch::Tensor();
+    auto bd = bias ? torch::randn({C}, torch::requires_grad()) : torch::Tensor();
+    auto gy = torch::randn({3, 13, C});
+    auto y = kernels::train_mlp_gelu_bf16(x, wu, bu, wd, bd);
+    ASSERT_EQ(y.sizes(), x.sizes());
+    std::vector<torch::Tensor> inputs = {x, wu, wd};
+    if (bias) inputs.push_back(bu), inputs.push_back(bd);
+    auto g = torch::autograd::grad({y}, inputs, {gy});
 
-    // Reference: u on the rounded operands, GELU and its gradient by autograd in fp32; the
-    // products of the backward take that gradient rounded to bf16.
-    auto xr = round_bf16(x), wr = round_bf16(w);
-    auto u = torch::matmul(xr, wr.t());
-    if (bias) u = u + b.detach();
-    u.requires_grad_();
-    auto ar = torch::gelu(u, "tanh");
-    auto gu = torch::autograd::grad({ar}, {u}, {ga})[0].reshape({-1, 33});
+    auto xr = round_bf16(x).reshape({-1, C}), wur = round_bf16(wu), wdr = round_bf16(wd);
+    auto u = xr.mm(wur.t());
+    if (bias) u = u + bu.detach();
+    auto ur = round_bf16(u).requires_grad_();
+    auto a = torch::gelu(ur, "tanh");
+    auto ar = round_bf16(a);
+    auto yr = ar.mm(wdr.t());
+    if (bias) yr = yr + bd.detach();
+    auto gyr = round_bf16(gy).reshape({-1, C});
+    auto ga = round_bf16(gyr.mm(wdr));
+    auto gu = torch::autograd::grad({a}, {ur}, {ga})[0];
     auto gur = round_bf16(gu);
-    auto gx = gur.mm(wr).view({3, 13, 70}), gw = gur.t().mm(xr.reshape({-1, 70}));
-    EXPECT_LT(max_diff(a, ar), 1e-5 * max_abs(ar) + 1e-6) << "bias " << bias;
-    // Accumulation-order differences in u can flip the bf16 rounding of a few gradient entries.
-    EXPECT_LT(max_diff(g[0], gx), 2e-3 * max_abs(gx)) << "input gradient, bias " << bias;
-    EXPECT_LT(max_diff(g[1], gw), 2e-3 * max_abs(gw)) << "weight gradient, bias " << bias;
-    if (bias) EXPECT_LT(max_diff(g[2], gu.sum(0)), 1e-4 * max_abs(gu.sum(0))) << "bias gradient";
+    // One bf16 rounding of u or ga may land on the other side in a different accumulation order:
+    // a few 1e-3 of the largest value.
+    EXPECT_LT(max_diff(y.reshape({-1, C}), yr), 5e-3 * max_abs(yr)) << "bias " << bias;
+    auto gx = gur.mm(wur), gwu = gur.t().mm(xr), gwd = gyr.t().mm(ar);
+    EXPECT_LT(max_diff(g[0].reshape({-1, C}), gx), 5e-3 * max_abs(gx)) << "input gradient, bias " << bias;
+    EXPECT_LT(max_diff(g[1], gwu), 5e-3 * max_abs(gwu)) << "up weight gradient, bias " << bias;
+    EXPECT_LT(max_diff(g[2], gwd), 5e-3 * max_abs(gwd)) << "down weight gradient, bias " << bias;
+    if (bias) {
+      EXPECT_LT(max_diff(g[3], gu.sum(0)), 5e-3 * max_abs(gu.sum(0))) << "up bias gradient";
+      EXPECT_LT(max_diff(g[4], gy.reshape({-1, C}).sum(0)), 1e-5 * max_abs(gy.reshape({-1, C}).sum(0))) << "down bias gradient";
+    }
     // Not the unrounded fp32 computation.
-    auto a32 = torch::gelu(torch::matmul(x.detach(), w.detach().t()) + (bias ? b.detach() : torch::zeros({33})), "tanh");
-    EXPECT_GT(max_diff(a, a32), kBf16Gap * max_abs(a32));
+    auto u32 = x.detach().reshape({-1, C}).mm(wu.detach().t());
+    if (bias) u32 = u32 + bu.detach();
+    auto y32 = torch::gelu(u32, "tanh").mm(wd.detach().t());
+    if (bias) y32 = y32 + bd.detach();
+    EXPECT_GT(max_diff(y.reshape({-1, C}), y32), kBf16Gap * max_abs(y32));
   }
+}
+
+TEST(TrainOpsBf16, MlpGeluChecksItsShapes) {
+  auto x = torch::randn({4, 8});
+  EXPECT_THROW(kernels::train_mlp_gelu_bf16(x, torch::randn({16, 8}), {}, torch::randn({8, 15}), {}), std::exception);
+  EXPECT_THROW(kernels::train_mlp_gelu_bf16(x, torch::randn({16, 7}), {}, torch::randn({8, 16}), {}), std::exception);
+  EXPECT_THROW(kernels::train_mlp_gelu_bf16(x, torch::randn({16, 8}), torch::randn({15}), torch::randn({8, 16}), {}),
+               std::exception);
 }
 
 TEST(TrainOpsBf16, LinearTakesAStridedInputAndAFrozenOne) {
