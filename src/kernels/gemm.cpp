@@ -14,6 +14,12 @@
 
 #include "kernels/vec.h"
 
+// The shared AVX-512 helpers, compiled for that target (used only inside the AVX-512 regions below).
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx2")
+#include "kernels/simd512.h"
+#pragma GCC pop_options
+
 namespace rlhf::kernels {
 
 namespace {
@@ -105,8 +111,8 @@ inline void store_block(__m512 (&acc)[MR][NP], const float* bias, float* Y, int6
     for (int m = 0; m < MR; ++m) {
       __m512 r = _mm512_add_ps(acc[m][p], b);
       float* y = Y + m * ldy + p * kPanel;
-      if (acc_y) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask, y));
-      _mm512_mask_storeu_ps(y, mask, r);
+      if (acc_y) r = _mm512_add_ps(r, simd512::loadu(mask, y));
+      simd512::storeu(y, mask, r);
     }
   }
 }

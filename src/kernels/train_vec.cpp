@@ -40,8 +40,8 @@ inline __m512 gelu_gate(__m512 x) {
 void gelu_forward_512(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
-    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(v, gelu_gate(v)));
+    __m512 v = simd512::loadu(m, x + i);
+    simd512::storeu(y + i, m, _mm512_mul_ps(v, gelu_gate(v)));
   }
 }
 
@@ -51,11 +51,11 @@ void gelu_backward_512(const float* x, const float* gy, float* gx, int64_t n) {
                c3 = _mm512_set1_ps(3.0f * kGeluC);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
-    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    __m512 v = simd512::loadu(m, x + i);
     __m512 s = gelu_gate(v);
     __m512 du = _mm512_mul_ps(k2, _mm512_fmadd_ps(c3, _mm512_mul_ps(v, v), one));
     __m512 d = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_mul_ps(v, s), _mm512_sub_ps(one, s)), du, s);
-    _mm512_mask_storeu_ps(gx + i, m, _mm512_mul_ps(d, _mm512_maskz_loadu_ps(m, gy + i)));
+    simd512::storeu(gx + i, m, _mm512_mul_ps(d, simd512::loadu(m, gy + i)));
   }
 }
 
@@ -66,7 +66,7 @@ float row_max_512(const float* x, int64_t n) {
     a = _mm512_max_ps(a, _mm512_loadu_ps(x + i));
     b = _mm512_max_ps(b, _mm512_loadu_ps(x + i + 16));
   }
-  for (; i < n; i += 16) a = _mm512_mask_max_ps(a, tail_mask(n - i), a, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
+  for (; i < n; i += 16) a = _mm512_mask_max_ps(a, tail_mask(n - i), a, simd512::loadu(tail_mask(n - i), x + i));
   return _mm512_reduce_max_ps(_mm512_max_ps(a, b));
 }
 
@@ -74,7 +74,7 @@ void scale_512(float* x, int64_t n, float a) {
   const __m512 av = _mm512_set1_ps(a);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
-    _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(av, _mm512_maskz_loadu_ps(m, x + i)));
+    simd512::storeu(x + i, m, _mm512_mul_ps(av, simd512::loadu(m, x + i)));
   }
 }
 
@@ -84,11 +84,11 @@ float exp_masked_512(float* x, int64_t n, float mx) {
   __m512 acc = _mm512_setzero_ps();
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 k = tail_mask(n - i);
-    __m512 v = _mm512_maskz_loadu_ps(k, x + i);
+    __m512 v = simd512::loadu(k, x + i);
     const __mmask16 live = _mm512_mask_cmp_ps_mask(k, v, ninf, _CMP_NEQ_OQ);
     __m512 e = _mm512_maskz_mov_ps(live, simd512::exp(_mm512_sub_ps(v, m)));
     acc = _mm512_add_ps(acc, e);
-    _mm512_mask_storeu_ps(x + i, k, e);
+    simd512::storeu(x + i, k, e);
   }
   return _mm512_reduce_add_ps(acc);
 }
@@ -118,7 +118,7 @@ bool softmax_short_512(float* x, int64_t n) {
     if (n - 16 * i >= 16)
       _mm512_storeu_ps(x + 16 * i, _mm512_mul_ps(v[i], r));
     else
-      _mm512_mask_storeu_ps(x + 16 * i, tail_mask(n - 16 * i), _mm512_mul_ps(v[i], r));
+      simd512::storeu(x + 16 * i, tail_mask(n - 16 * i), _mm512_mul_ps(v[i], r));
   }
   return true;
 }
@@ -127,8 +127,8 @@ void softmax_backward_512(const float* p, float* d, int64_t n, float pd) {
   const __m512 s = _mm512_set1_ps(pd);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
-    __m512 v = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, d + i), s);
-    _mm512_mask_storeu_ps(d + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p + i), v));
+    __m512 v = _mm512_sub_ps(simd512::loadu(m, d + i), s);
+    simd512::storeu(d + i, m, _mm512_mul_ps(simd512::loadu(m, p + i), v));
   }
 }
 
@@ -138,15 +138,15 @@ void column_sums_512(const float* a, int64_t m, int64_t n, int64_t ld, float* ou
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 4 <= m; i += 4) {
-      s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(k, a + i * ld + j));
-      s1 = _mm512_add_ps(s1, _mm512_maskz_loadu_ps(k, a + (i + 1) * ld + j));
-      s2 = _mm512_add_ps(s2, _mm512_maskz_loadu_ps(k, a + (i + 2) * ld + j));
-      s3 = _mm512_add_ps(s3, _mm512_maskz_loadu_ps(k, a + (i + 3) * ld + j));
+      s0 = _mm512_add_ps(s0, simd512::loadu(k, a + i * ld + j));
+      s1 = _mm512_add_ps(s1, simd512::loadu(k, a + (i + 1) * ld + j));
+      s2 = _mm512_add_ps(s2, simd512::loadu(k, a + (i + 2) * ld + j));
+      s3 = _mm512_add_ps(s3, simd512::loadu(k, a + (i + 3) * ld + j));
     }
-    for (; i < m; ++i) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(k, a + i * ld + j));
+    for (; i < m; ++i) s0 = _mm512_add_ps(s0, simd512::loadu(k, a + i * ld + j));
     __m512 s = _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
-    if (accumulate) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(k, out + j));
-    _mm512_mask_storeu_ps(out + j, k, s);
+    if (accumulate) s = _mm512_add_ps(s, simd512::loadu(k, out + j));
+    simd512::storeu(out + j, k, s);
   }
 }
 
@@ -155,7 +155,7 @@ float entropy_512(const float* x, int64_t n, float lse) {
   __m512 acc = _mm512_setzero_ps();
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
-    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    __m512 v = simd512::loadu(m, x + i);
     acc = _mm512_fmadd_ps(_mm512_maskz_mov_ps(m, simd512::exp(_mm512_sub_ps(v, l))), v, acc);
   }
   return lse - _mm512_reduce_add_ps(acc);
@@ -165,8 +165,8 @@ void logprob_grad_512(const float* x, int64_t n, float lse, float scale, float* 
   const __m512 l = _mm512_set1_ps(lse), s = _mm512_set1_ps(-scale);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
-    __m512 e = simd512::exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), l));
-    _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(s, e));
+    __m512 e = simd512::exp(_mm512_sub_ps(simd512::loadu(m, x + i), l));
+    simd512::storeu(g + i, m, _mm512_mul_ps(s, e));
   }
 }
 
@@ -183,7 +183,7 @@ double sum_squares_512(const float* x, int64_t n) {
       a1 = _mm512_fmadd_ps(v1, v1, a1);
     }
     for (; i < e; i += 16) {
-      const __m512 v = _mm512_maskz_loadu_ps(tail_mask(e - i), x + i);
+      const __m512 v = simd512::loadu(tail_mask(e - i), x + i);
       a0 = _mm512_fmadd_ps(v, v, a0);
     }
     total += static_cast<double>(_mm512_reduce_add_ps(_mm512_add_ps(a0, a1)));
@@ -202,7 +202,7 @@ void transpose_512(const float* src, int64_t ld_src, int64_t rows, int64_t cols,
       const __mmask16 load_mask = tail_mask(nj);
       __m512 r[16], t[16], u[16];
       for (int i = 0; i < 16; ++i)
-        r[i] = i < ni ? _mm512_maskz_loadu_ps(load_mask, src + (i0 + i) * ld_src + j0) : _mm512_setzero_ps();
+        r[i] = i < ni ? simd512::loadu(load_mask, src + (i0 + i) * ld_src + j0) : _mm512_setzero_ps();
       // Pairs of rows interleaved by 32 bits, then by 64 bits: u[4g + c]'s 128-bit lane L holds
       // column 4L + c of rows 4g .. 4g + 3.
       for (int i = 0; i < 8; ++i) {
@@ -225,7 +225,7 @@ void transpose_512(const float* src, int64_t ld_src, int64_t rows, int64_t cols,
         const __m512 out[4] = {_mm512_shuffle_f32x4(y0, y2, 0x88), _mm512_shuffle_f32x4(y0, y2, 0xDD),
                                _mm512_shuffle_f32x4(y1, y3, 0x88), _mm512_shuffle_f32x4(y1, y3, 0xDD)};
         for (int L = 0; L < 4; ++L)
-          if (4 * L + c < nj) _mm512_mask_storeu_ps(dst + (j0 + 4 * L + c) * ld_dst + i0, store_mask, out[L]);
+          if (4 * L + c < nj) simd512::storeu(dst + (j0 + 4 * L + c) * ld_dst + i0, store_mask, out[L]);
       }
     }
   }
@@ -238,15 +238,15 @@ void adamw_512(float* p, const float* g, float* mo, float* vo, int64_t n, const 
                eps = _mm512_set1_ps(c.eps), step = _mm512_set1_ps(-c.lr / c.bias_correction1);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 k = tail_mask(n - i);
-    __m512 gv = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, g + i), gs);
-    __m512 pv = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + i), decay);
-    __m512 mv = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, mo + i), b1), _mm512_mul_ps(gv, b1c));
-    __m512 vv = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, vo + i), b2), _mm512_mul_ps(_mm512_mul_ps(gv, gv), b2c));
+    __m512 gv = _mm512_mul_ps(simd512::loadu(k, g + i), gs);
+    __m512 pv = _mm512_mul_ps(simd512::loadu(k, p + i), decay);
+    __m512 mv = _mm512_add_ps(_mm512_mul_ps(simd512::loadu(k, mo + i), b1), _mm512_mul_ps(gv, b1c));
+    __m512 vv = _mm512_add_ps(_mm512_mul_ps(simd512::loadu(k, vo + i), b2), _mm512_mul_ps(_mm512_mul_ps(gv, gv), b2c));
     __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vv), rbc2), eps);
     pv = _mm512_add_ps(pv, _mm512_mul_ps(step, _mm512_div_ps(mv, denom)));
-    _mm512_mask_storeu_ps(p + i, k, pv);
-    _mm512_mask_storeu_ps(mo + i, k, mv);
-    _mm512_mask_storeu_ps(vo + i, k, vv);
+    simd512::storeu(p + i, k, pv);
+    simd512::storeu(mo + i, k, mv);
+    simd512::storeu(vo + i, k, vv);
   }
 }
 }  // namespace

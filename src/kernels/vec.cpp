@@ -39,9 +39,9 @@ double exp_shifted_512(const float* x, int64_t n, float shift, float scale, floa
   __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
   for (int64_t i = 0; i < n; i += 16) {
     __mmask16 m = tail_mask(n - i);
-    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    __m512 v = simd512::loadu(m, x + i);
     __m512 e = _mm512_maskz_mov_ps(m, exp512(_mm512_mul_ps(_mm512_sub_ps(v, s), sc)));
-    if (out) _mm512_mask_storeu_ps(out + i, m, e);
+    if (out) simd512::storeu(out + i, m, e);
     acc0 = _mm512_add_pd(acc0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
     acc1 = _mm512_add_pd(acc1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
   }
@@ -69,9 +69,9 @@ void silu_mul_512(float* g, const float* u, int64_t n) {
   const __m512 one = _mm512_set1_ps(1.0f);
   for (int64_t i = 0; i < n; i += 16) {
     __mmask16 m = tail_mask(n - i);
-    __m512 v = _mm512_maskz_loadu_ps(m, g + i);
+    __m512 v = simd512::loadu(m, g + i);
     __m512 s = _mm512_div_ps(v, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), v))));
-    _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, u + i)));
+    simd512::storeu(g + i, m, _mm512_mul_ps(s, simd512::loadu(m, u + i)));
   }
 }
 
@@ -84,7 +84,7 @@ float dot_512(const float* a, const float* b, int64_t n) {
   }
   for (; i < n; i += 16) {
     __mmask16 m = tail_mask(n - i);
-    acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc0);
+    acc0 = _mm512_fmadd_ps(simd512::loadu(m, a + i), simd512::loadu(m, b + i), acc0);
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
@@ -98,7 +98,7 @@ float sum_512(const float* x, int64_t n) {
     a2 = _mm512_add_ps(a2, _mm512_loadu_ps(x + i + 32));
     a3 = _mm512_add_ps(a3, _mm512_loadu_ps(x + i + 48));
   }
-  for (; i < n; i += 16) a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
+  for (; i < n; i += 16) a0 = _mm512_add_ps(a0, simd512::loadu(tail_mask(n - i), x + i));
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 
@@ -129,11 +129,11 @@ void attend_512(const float* q, const float* K, const float* V, int64_t n, int64
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int64_t j = 0;
     for (; j + 2 <= n; j += 2) {
-      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j]), _mm512_maskz_loadu_ps(m, V + j * D + d), acc0);
-      acc1 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j + 1]), _mm512_maskz_loadu_ps(m, V + (j + 1) * D + d), acc1);
+      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j]), simd512::loadu(m, V + j * D + d), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j + 1]), simd512::loadu(m, V + (j + 1) * D + d), acc1);
     }
-    if (j < n) acc0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j]), _mm512_maskz_loadu_ps(m, V + j * D + d), acc0);
-    _mm512_mask_storeu_ps(out + d, m, _mm512_mul_ps(_mm512_add_ps(acc0, acc1), _mm512_set1_ps(inv)));
+    if (j < n) acc0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j]), simd512::loadu(m, V + j * D + d), acc0);
+    simd512::storeu(out + d, m, _mm512_mul_ps(_mm512_add_ps(acc0, acc1), _mm512_set1_ps(inv)));
   }
 }
 
@@ -148,7 +148,7 @@ void attend_bf16_512(const float* q, const uint16_t* K, const uint16_t* V, int64
     __m512 acc = _mm512_setzero_ps();
     for (int64_t d = 0; d < D; d += 16) {
       const __mmask16 m = tail_mask(D - d);
-      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load_bf16(m, K + j * D + d), acc);
+      acc = _mm512_fmadd_ps(simd512::loadu(m, q + d), load_bf16(m, K + j * D + d), acc);
     }
     sc[j] = _mm512_reduce_add_ps(acc) * scale;
     mx = std::max(mx, sc[j]);
@@ -163,7 +163,7 @@ void attend_bf16_512(const float* q, const uint16_t* K, const uint16_t* V, int64
       acc1 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j + 1]), load_bf16(m, V + (j + 1) * D + d), acc1);
     }
     if (j < n) acc0 = _mm512_fmadd_ps(_mm512_set1_ps(sc[j]), load_bf16(m, V + j * D + d), acc0);
-    _mm512_mask_storeu_ps(out + d, m, _mm512_mul_ps(_mm512_add_ps(acc0, acc1), _mm512_set1_ps(inv)));
+    simd512::storeu(out + d, m, _mm512_mul_ps(_mm512_add_ps(acc0, acc1), _mm512_set1_ps(inv)));
   }
 }
 
@@ -171,7 +171,7 @@ void axpy_512(float a, const float* x, float* y, int64_t n) {
   __m512 av = _mm512_set1_ps(a);
   for (int64_t i = 0; i < n; i += 16) {
     __mmask16 m = tail_mask(n - i);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    simd512::storeu(y + i, m, _mm512_fmadd_ps(av, simd512::loadu(m, x + i), simd512::loadu(m, y + i)));
   }
 }
 }  // namespace
