@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -27,12 +28,16 @@ struct Cache {
   std::multimap<size_t, void*> blocks;  // rounded size -> freed block
   size_t bytes = 0, cap = 0;
   Cache() {
-    const char* mb = std::getenv("RLHF_HUGEPAGE_CACHE_MB");
-    if (mb && *mb) {
-      cap = static_cast<size_t>(std::strtoull(mb, nullptr, 10)) << 20;
-    } else {
-      const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-      cap = pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) / 4 : size_t{1} << 30;
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    cap = pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) / 4 : size_t{1} << 30;
+    if (const char* mb = std::getenv("RLHF_HUGEPAGE_CACHE_MB"); mb && *mb) {
+      char* end = nullptr;
+      const unsigned long long v = std::strtoull(mb, &end, 10);
+      if (end && *end == '\0' && mb[0] != '-')
+        cap = static_cast<size_t>(v) << 20;
+      else
+        std::cerr << "warning: RLHF_HUGEPAGE_CACHE_MB=\"" << mb << "\" is not a whole number of MiB; using "
+                  << (cap >> 20) << "\n";
     }
   }
 };
