@@ -63,8 +63,8 @@ dnnl_stream_t stream() {
 
 // ---- matmul primitives, cached by shape and layout ----------------------------------------
 
-// C (M, N) fp32 dense = A (M, K) B (K, N) [+ bias (N)], A and B bf16 addressed by strides, so a
-// transposed operand costs nothing.
+// C (M, N) = A (M, K) B (K, N) [+ bias (N)], A and B bf16 addressed by strides, so a transposed
+// operand costs nothing; C fp32 or bf16 with unit column stride and a given row stride.
 struct MatmulKey {
   std::array<int64_t, 8> v;  // M, N, K, A row stride, A column stride, B row stride, B column stride, C row stride
   bool bias;

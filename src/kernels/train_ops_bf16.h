@@ -1,7 +1,8 @@
 // bf16 training matmuls for the linear layers on CPU, without autocast: master weights,
 // activations and gradients stay fp32, and only the three matrix products of a linear layer
 // (forward x W^T + b, input gradient gy W, weight gradient gy^T x) run as oneDNN bf16 matmuls
-// (bf16 operands, fp32 accumulation and fp32 results). The bf16 copy of a weight is made once per
+// (bf16 operands, fp32 accumulation and fp32 results). The one exception is inside GPT-2's MLP
+// (train_mlp_gelu_bf16), whose hidden-width intermediates are bf16 as under autocast. The bf16 copy of a weight is made once per
 // optimizer step (the Trainer's guard region) and shared by every call in it; the backward keeps
 // the bf16 copy of x instead of the fp32 x.
 //
