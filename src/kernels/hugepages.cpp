@@ -116,7 +116,7 @@ class HugePageCpuAllocator final : public c10::Allocator {
 bool hugepages_enabled() {
   static const bool on = [] {
     const char* v = std::getenv("RLHF_HUGEPAGES");
-    return !(v && std::strcmp(v, "0") == 0);
+    return v && std::strcmp(v, "1") == 0;
   }();
   return on;
 }
@@ -176,8 +176,8 @@ void huge_cache_clear() {
   for (auto& [size, p] : blocks) munmap(p, size);
 }
 
-void install_hugepage_allocator() {
-  if (!hugepages_enabled()) return;
+void install_hugepage_allocator(bool force) {
+  if (!hugepages_enabled() && !force) return;
   static std::once_flag once;
   std::call_once(once, [] {
     c10::Allocator* prev = c10::GetCPUAllocator();

@@ -10,7 +10,7 @@ namespace rlhf {
 
 void init_runtime(const RuntimeOptions& opts) {
   at::globalContext().setFlushDenormal(true);
-  install_hugepage_allocator();
+  install_hugepage_allocator();  // a no-op unless RLHF_HUGEPAGES=1
   int n = opts.threads > 0 ? opts.threads : static_cast<int>(std::thread::hardware_concurrency());
   if (n > 0) torch::set_num_threads(n);
   parse_device(opts.device);

@@ -16,7 +16,7 @@ bool aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % kHugePageB
 }  // namespace
 
 TEST(HugePages, BlocksAreAlignedAndReusedBySize) {
-  if (!hugepages_enabled()) GTEST_SKIP() << "RLHF_HUGEPAGES=0";
+  
   huge_cache_clear();
   const size_t bytes = 3 * kHugePageBytes + 5;  // rounds up to whole 4 KiB pages
   const size_t rounded = 3 * kHugePageBytes + 4096;
@@ -51,9 +51,9 @@ TEST(HugePages, BlocksAreAlignedAndReusedBySize) {
 }
 
 TEST(HugePages, LibtorchAllocatorTakesLargeTensorsOnly) {
-  if (!hugepages_enabled()) GTEST_SKIP() << "RLHF_HUGEPAGES=0";
-  install_hugepage_allocator();
-  install_hugepage_allocator();  // idempotent
+  
+  install_hugepage_allocator(/*force=*/true);  // off by default (RLHF_HUGEPAGES=1 turns it on)
+  install_hugepage_allocator(true);            // idempotent
   huge_cache_clear();
   void* first = nullptr;
   {
@@ -82,7 +82,7 @@ TEST(HugePages, LibtorchAllocatorTakesLargeTensorsOnly) {
 
 TEST(HugePages, VectorAllocator) {
   std::vector<float, HugeAlloc<float>> big(kHugeMinBytes / 4 + 1, 1.5f), small(10, 2.5f);
-  if (hugepages_enabled()) EXPECT_TRUE(aligned(big.data()));
+  if (hugepages_enabled()) EXPECT_TRUE(aligned(big.data()));  // with RLHF_HUGEPAGES=1
   EXPECT_EQ(big.back(), 1.5f);
   EXPECT_EQ(small.front(), 2.5f);
   big.resize(3 * kHugeMinBytes / 4);  // grows into another block, contents kept

@@ -1,6 +1,6 @@
 // Process-wide libtorch set-up shared by every command: denormal flushing (denormal floats in
-// gradients slow a backward pass ~10x on x86), large CPU tensors on huge pages
-// (kernels/hugepages.h), thread count, and device selection.
+// gradients slow a backward pass ~10x on x86), large CPU tensors on huge pages when
+// RLHF_HUGEPAGES=1 (kernels/hugepages.h), thread count, and device selection.
 #pragma once
 #include <string>
 
