@@ -28,7 +28,7 @@ constexpr int64_t kPanel = 16;  // output columns per panel (one AVX-512 registe
 struct PackedMatrix {
   int64_t K = 0, N = 0;          // logical shape of W (K, N)
   bool bf16 = false;             // weights stored as bfloat16 (round to nearest even)
-  // Read whole once per decode step: kept on huge pages (kernels/hugepages.h).
+  // Read whole once per decode step: on huge pages with RLHF_HUGEPAGES=1 (kernels/hugepages.h).
   std::vector<float, HugeAlloc<float>> f32;        // panels: (ceil(N/16), K, 16), zero padded
   std::vector<uint16_t, HugeAlloc<uint16_t>> b16;  // panels: (ceil(N/16), ceil(K/2), 16, 2), zero padded
   std::vector<float> bias;       // (N) or empty

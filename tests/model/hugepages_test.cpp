@@ -16,7 +16,6 @@ bool aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % kHugePageB
 }  // namespace
 
 TEST(HugePages, BlocksAreAlignedAndReusedBySize) {
-  
   huge_cache_clear();
   const size_t bytes = 3 * kHugePageBytes + 5;  // rounds up to whole 4 KiB pages
   const size_t rounded = 3 * kHugePageBytes + 4096;
@@ -51,7 +50,6 @@ TEST(HugePages, BlocksAreAlignedAndReusedBySize) {
 }
 
 TEST(HugePages, LibtorchAllocatorTakesLargeTensorsOnly) {
-  
   install_hugepage_allocator(/*force=*/true);  // off by default (RLHF_HUGEPAGES=1 turns it on)
   install_hugepage_allocator(true);            // idempotent
   huge_cache_clear();
