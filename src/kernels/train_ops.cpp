@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/small_gemm.h"
 #include "kernels/train_vec.h"
 #include "kernels/vec.h"
 #include "rlhf/io/error.h"
@@ -215,21 +216,30 @@ struct AttnHeads {
 // Forward over all heads: probs (B, H, T, S) and dead (B, H, T) are written for the backward.
 void attention_forward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, HeadView O, float* P, uint8_t* dd) {
   const int64_t T = a.T, S = a.S, D = a.D;
+  const bool small = has_avx512();
   heads_parallel(a.B * a.H, [&](int64_t begin, int64_t end) {
+    std::vector<float> kt(small ? static_cast<size_t>(D * S) : 0);  // K^T (D, S) of the head
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / a.H, h = bh % a.H, hk = h / a.G;
       float* p = P + bh * T * S;
       const RowMask m = a.row_mask(b);
+      if (small) transpose(K.at(b, hk), K.ld(), S, D, kt.data(), S);
       for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
         const int64_t nb = std::min(kQueryBlock, T - i0), L = block_keys(a.causal, i0, nb, T, S);
         float* pb = p + i0 * S;
-        sgemm('N', 'T', nb, L, D, a.scale, Q.at(b, h) + i0 * Q.ld(), Q.ld(), K.at(b, hk), K.ld(), 0.0f, pb, S);
+        if (small)
+          small_gemm(nb, L, D, a.scale, Q.at(b, h) + i0 * Q.ld(), Q.ld(), 1, kt.data(), S, 0.0f, pb, S);
+        else
+          sgemm('N', 'T', nb, L, D, a.scale, Q.at(b, h) + i0 * Q.ld(), Q.ld(), K.at(b, hk), K.ld(), 0.0f, pb, S);
         bool any_dead = false;
         for (int64_t i = i0; i < i0 + nb; ++i) {
           dd[bh * T + i] = softmax_row(p + i * S, i, m) ? 0 : 1;
           any_dead = any_dead || dd[bh * T + i];
         }
-        sgemm('N', 'N', nb, D, L, 1.0f, pb, S, V.at(b, hk), V.ld(), 0.0f, O.at(b, h) + i0 * O.ld(), O.ld());
+        if (small)
+          small_gemm(nb, D, L, 1.0f, pb, S, 1, V.at(b, hk), V.ld(), 0.0f, O.at(b, h) + i0 * O.ld(), O.ld());
+        else
+          sgemm('N', 'N', nb, D, L, 1.0f, pb, S, V.at(b, hk), V.ld(), 0.0f, O.at(b, h) + i0 * O.ld(), O.ld());
         // A row without a visible key averages all S values (its probabilities reach past L).
         for (int64_t i = i0; any_dead && i < i0 + nb; ++i)
           if (dd[bh * T + i]) mean_rows(V.at(b, hk), S, D, V.ld(), O.at(b, h) + i * O.ld());
@@ -243,10 +253,13 @@ void attention_forward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, H
 void attention_backward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, HeadView GO, const float* P,
                         const uint8_t* dead, HeadView GQ, HeadView GK, HeadView GV) {
   const int64_t T = a.T, S = a.S, D = a.D;
+  const bool small = has_avx512();
   heads_parallel(a.B * a.Hkv, [&](int64_t begin, int64_t end) {
     std::vector<float> dp(static_cast<size_t>(std::min(kQueryBlock, T) * S));
+    std::vector<float> vt(small ? static_cast<size_t>(D * S) : 0);  // V^T (D, S) of the kv head
     for (int64_t bk = begin; bk < end; ++bk) {
       const int64_t b = bk / a.Hkv, hk = bk % a.Hkv;
+      if (small) transpose(V.at(b, hk), V.ld(), S, D, vt.data(), S);
       // dK and dV accumulate over query blocks and over the query heads of the kv group.
       zero_rows(GK.at(b, hk), S, D, GK.ld());
       zero_rows(GV.at(b, hk), S, D, GV.ld());
@@ -257,11 +270,17 @@ void attention_backward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, 
           const float* p = P + (b * a.H + h) * T * S + i0 * S;
           const float* gob = GO.at(b, h) + i0 * GO.ld();
           // dV[0, L) += P^T dO ; dP = dO V^T
-          sgemm('T', 'N', L, D, nb, 1.0f, p, S, gob, GO.ld(), 1.0f, GV.at(b, hk), GV.ld());
+          if (small)
+            small_gemm(L, D, nb, 1.0f, p, 1, S, gob, GO.ld(), 1.0f, GV.at(b, hk), GV.ld());
+          else
+            sgemm('T', 'N', L, D, nb, 1.0f, p, S, gob, GO.ld(), 1.0f, GV.at(b, hk), GV.ld());
           for (int64_t r = 0; r < nb && L < S; ++r)  // a row without a visible key weights every value 1/S
             if (dead[(b * a.H + h) * T + i0 + r])
               for (int64_t j = L; j < S; ++j) axpy(p[r * S + j], gob + r * GO.ld(), GV.at(b, hk) + j * GV.ld(), D);
-          sgemm('N', 'T', nb, L, D, 1.0f, gob, GO.ld(), V.at(b, hk), V.ld(), 0.0f, dp.data(), S);
+          if (small)
+            small_gemm(nb, L, D, 1.0f, gob, GO.ld(), 1, vt.data(), S, 0.0f, dp.data(), S);
+          else
+            sgemm('N', 'T', nb, L, D, 1.0f, gob, GO.ld(), V.at(b, hk), V.ld(), 0.0f, dp.data(), S);
           // dS = P * (dP - sum_j dP * P), in place (keys past L have P = 0 and are not read)
           for (int64_t r = 0; r < nb; ++r) {
             float* d = dp.data() + r * S;
@@ -271,10 +290,17 @@ void attention_backward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, 
               softmax_backward_row(p + r * S, d, L);
           }
           // dQ = scale dS K ; dK[0, L) += scale dS^T Q
-          sgemm('N', 'N', nb, D, L, a.scale, dp.data(), S, K.at(b, hk), K.ld(), 0.0f, GQ.at(b, h) + i0 * GQ.ld(),
-                GQ.ld());
-          sgemm('T', 'N', L, D, nb, a.scale, dp.data(), S, Q.at(b, h) + i0 * Q.ld(), Q.ld(), 1.0f, GK.at(b, hk),
-                GK.ld());
+          if (small) {
+            small_gemm(nb, D, L, a.scale, dp.data(), S, 1, K.at(b, hk), K.ld(), 0.0f, GQ.at(b, h) + i0 * GQ.ld(),
+                       GQ.ld());
+            small_gemm(L, D, nb, a.scale, dp.data(), 1, S, Q.at(b, h) + i0 * Q.ld(), Q.ld(), 1.0f, GK.at(b, hk),
+                       GK.ld());
+          } else {
+            sgemm('N', 'N', nb, D, L, a.scale, dp.data(), S, K.at(b, hk), K.ld(), 0.0f, GQ.at(b, h) + i0 * GQ.ld(),
+                  GQ.ld());
+            sgemm('T', 'N', L, D, nb, a.scale, dp.data(), S, Q.at(b, h) + i0 * Q.ld(), Q.ld(), 1.0f, GK.at(b, hk),
+                  GK.ld());
+          }
         }
       }
     }
