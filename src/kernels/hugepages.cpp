@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -92,11 +93,13 @@ void huge_or_fallback_delete(void* p) {
     g_fallback_raw_deleter(p);
 }
 
+std::atomic<bool> g_active{true};  // set_hugepage_allocator_active
+
 class HugePageCpuAllocator final : public c10::Allocator {
  public:
   explicit HugePageCpuAllocator(c10::Allocator* fallback) : fallback_(fallback) {}
   c10::DataPtr allocate(size_t n) const override {
-    if (n < kHugeMinBytes) return fallback_->allocate(n);
+    if (n < kHugeMinBytes || !g_active.load(std::memory_order_relaxed)) return fallback_->allocate(n);
     size_t size = 0;
     void* p = huge_alloc(n, &size);
     {
@@ -176,8 +179,11 @@ void huge_cache_clear() {
   for (auto& [size, p] : blocks) munmap(p, size);
 }
 
+void set_hugepage_allocator_active(bool on) { g_active.store(on, std::memory_order_relaxed); }
+
 void install_hugepage_allocator(bool force) {
   if (!hugepages_enabled() && !force) return;
+  g_active.store(true, std::memory_order_relaxed);
   static std::once_flag once;
   std::call_once(once, [] {
     c10::Allocator* prev = c10::GetCPUAllocator();

@@ -40,6 +40,10 @@ void huge_cache_clear();
 // previous allocator keeps the rest). Idempotent; a no-op unless RLHF_HUGEPAGES=1 or `force`.
 // Tensors made before keep their own deleters, so it may be called at any time.
 void install_hugepage_allocator(bool force = false);
+// After install_hugepage_allocator: false sends every new tensor to the previous allocator again
+// (tensors already made keep their deleters), true resumes. Tests that force the allocator use it
+// so the rest of their process runs with the default.
+void set_hugepage_allocator_active(bool on);
 
 // std::allocator replacement: blocks of at least kHugeMinBytes on huge pages (when enabled).
 template <class T>

@@ -123,7 +123,13 @@ struct Operand {
   int64_t row_stride, col_stride;
 };
 
-uint16_t bf16_bits(float f);
+// Round to nearest even, as vcvtneps2bf16 and at::to do (finite values).
+uint16_t bf16_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7FFF + ((u >> 16) & 1);
+  return static_cast<uint16_t>(u >> 16);
+}
 
 // C (M, N) = A (M, K) B (K, N) [+ bias], C fp32 or (c_bf16) bf16 with rows ldc apart.
 void bf16_matmul_into(int64_t M, int64_t N, int64_t K, Operand A, Operand B, const float* bias, void* C, bool c_bf16,
@@ -173,14 +179,6 @@ void bf16_matmul(int64_t M, int64_t N, int64_t K, Operand A, Operand B, const fl
 const at::BFloat16* bf16_ptr(const at::Tensor& t) { return t.data_ptr<at::BFloat16>(); }
 
 // ---- fp32 -> bf16 rows, with column sums --------------------------------------------------
-
-// Round to nearest even, as vcvtneps2bf16 and at::to do (finite values).
-uint16_t bf16_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7FFF + ((u >> 16) & 1);
-  return static_cast<uint16_t>(u >> 16);
-}
 
 // y[0..n) = bf16(x[0..n)); sum[0..n) += x[0..n) when sum is not null.
 void cvt_row_generic(const float* x, uint16_t* y, int64_t n, float* sum) {

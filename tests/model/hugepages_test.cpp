@@ -75,6 +75,17 @@ TEST(HugePages, LibtorchAllocatorTakesLargeTensorsOnly) {
     std::memset(p, 1, n);
     alloc->raw_deallocate(p);
   }
+  // Switched off, large tensors go to the previous allocator again (the rest of this test
+  // process runs with the default), and the tensors made before still free into the cache.
+  set_hugepage_allocator_active(false);
+  huge_cache_clear();
+  {
+    auto after = torch::empty({int64_t(kHugeMinBytes / 4) + 7}, torch::kFloat);
+    after.fill_(1.0f);
+  }
+  EXPECT_EQ(huge_cache_bytes(), 0u);  // a huge-page block would have been cached on free
+  reuse = torch::Tensor();
+  EXPECT_EQ(huge_cache_bytes(), kHugeMinBytes + 4096);
   huge_cache_clear();
 }
 
