@@ -9,6 +9,8 @@
 #include <iostream>
 
 #include "bench.h"
+#include "kernels/gemm.h"
+#include "kernels/thread_pool.h"
 #include "kernels/train_ops.h"
 #include "kernels/train_ops_bf16.h"
 
@@ -156,8 +158,67 @@ void run_ops(BenchContext& ctx) {
   }
 }
 
+// The decode engine's packed product (kernels/gemm.h, weights packed once) on the forward shapes
+// of PPO's GPT-2-small training batch (16 rows x 95 positions; the LM head over 64), beside the
+// training forward the frozen reward and reference models run today (oneDNN sgemm in fp32; the
+// oneDNN bf16 product with the weight's bf16 copy cached, in bf16), no gradients, same process.
+// A measurement for deciding whether frozen models should take the packed path; not used there.
+void run_packed_gemm(BenchContext& ctx) {
+  struct Lin {
+    const char* name;
+    int64_t M, K, N;
+  };
+  kernels::ThreadPool pool(ctx.opts.threads > 0 ? ctx.opts.threads : torch::get_num_threads());
+  for (const std::string dtype : {"fp32", "bf16"})
+    for (const Lin& l : {Lin{"qkv", 1520, 768, 2304}, Lin{"proj", 1520, 768, 768}, Lin{"up", 1520, 768, 3072},
+                         Lin{"down", 1520, 3072, 768}, Lin{"lm-head", 1024, 768, 50257}}) {
+      const std::string name = std::string("ops/packed-gemm/") + l.name + "/" + dtype;
+      if (!ctx.wanted(name)) continue;
+      const bool bf16 = dtype == "bf16";
+      torch::manual_seed(0);
+      auto x = torch::randn({l.M, l.K});
+      auto w = torch::randn({l.N, l.K}) * 0.02;  // frozen: no gradient
+      auto b = torch::randn({l.N}) * 0.02;
+      auto t0 = std::chrono::steady_clock::now();
+      const kernels::PackedMatrix packed = kernels::pack_matrix(w.data_ptr<float>(), l.K, l.N, /*stride_k=*/1,
+                                                                /*stride_n=*/l.K, b.data_ptr<float>(), bf16, &pool);
+      const double pack_ms = 1e3 * seconds_since(t0);
+      auto y = torch::empty({l.M, l.N});
+      auto ours = [&] { kernels::matmul(x.data_ptr<float>(), l.K, l.M, packed, y.data_ptr<float>(), l.N, false, pool); };
+      auto ref = [&] {
+        torch::NoGradGuard ng;
+        if (bf16) {
+          kernels::TrainMatmulDtypeGuard g(torch::kBFloat16);
+          kernels::train_linear_bf16(x, w, b);
+        } else {
+          kernels::train_linear(x, w, b);
+        }
+      };
+      const double flop = 2.0 * l.M * l.K * l.N;
+      const double a = calls_per_s(ours, ctx.opts.quick), r = calls_per_s(ref, ctx.opts.quick);
+      if (!ctx.opts.json)
+        std::cout << "  " << name << ": packed " << a * flop / 1e9 << " GFLOP/s, training forward " << r * flop / 1e9
+                  << " GFLOP/s; packing the weight once " << pack_ms << " ms\n";
+      BenchResult res;
+      res.name = name;
+      res.ours = a;
+      res.reference = r;
+      res.extra["unit"] = "calls/s";
+      res.extra["what"] = "forward product, weights packed once (the decode engine's kernel)";
+      res.extra["reference_kind"] = "our training forward (oneDNN), same process";
+      res.extra["gflops"] = {{"ours", a * flop / 1e9}, {"reference", r * flop / 1e9}};
+      res.extra["pack_ms"] = pack_ms;
+      ctx.report(res);
+    }
+}
+
+void run_ops_all(BenchContext& ctx) {
+  run_ops(ctx);
+  run_packed_gemm(ctx);
+}
+
 RegisterBench reg("ops", "fused training operators (forward + backward) beside libtorch op-by-op in the same process",
-                  run_ops);
+                  run_ops_all);
 
 }  // namespace
 }  // namespace rlhf::bench
