@@ -21,9 +21,13 @@
 #include "kernels/vec.h"
 #include "rlhf/io/error.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#else
 // libgomp (loaded with libtorch) when present; weak so that a build without OpenMP still links.
 extern "C" void omp_set_num_threads(int) __attribute__((weak));
 extern "C" int omp_get_max_threads() __attribute__((weak));
+#endif
 
 namespace rlhf::kernels {
 
@@ -194,7 +198,11 @@ void heads_parallel(int64_t n, F&& f) {
   at::parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
     // Restored afterwards: at::parallel_for may run the whole range inline on the calling thread,
     // whose setting would otherwise stay at 1 for every later matmul.
+#ifdef _OPENMP
+    constexpr bool omp = true;
+#else
     const bool omp = omp_set_num_threads && omp_get_max_threads;
+#endif
     const int prev = omp ? omp_get_max_threads() : 1;
     if (omp) omp_set_num_threads(1);
     f(b, e);
@@ -213,6 +221,14 @@ struct AttnHeads {
   RowMask row_mask(int64_t b) const { return {causal, T, S, km ? km + b * S : nullptr, seg ? seg + b * S : nullptr}; }
 };
 
+// Asks for rows [0, n) of a head (D floats each, ld apart) to be brought toward L2: the heads of a
+// fused projection are rows ld floats apart, and read in place during the products each new row
+// costs a memory latency with little else in flight.
+void prefetch_rows(const float* base, int64_t ld, int64_t n, int64_t D) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t d = 0; d < D; d += 16) __builtin_prefetch(base + r * ld + d, 0, 2);
+}
+
 // Forward over all heads: probs (B, H, T, S) and dead (B, H, T) are written for the backward.
 void attention_forward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, HeadView O, float* P, uint8_t* dd) {
   const int64_t T = a.T, S = a.S, D = a.D;
@@ -224,6 +240,12 @@ void attention_forward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, H
       float* p = P + bh * T * S;
       const RowMask m = a.row_mask(b);
       if (small) transpose(K.at(b, hk), K.ld(), S, D, kt.data(), S);
+      if (bh + 1 < end) {
+        const int64_t nb_ = (bh + 1) / a.H, nh = (bh + 1) % a.H, nk = nh / a.G;
+        prefetch_rows(Q.at(nb_, nh), Q.ld(), T, D);
+        prefetch_rows(K.at(nb_, nk), K.ld(), S, D);
+        prefetch_rows(V.at(nb_, nk), V.ld(), S, D);
+      }
       for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
         const int64_t nb = std::min(kQueryBlock, T - i0), L = block_keys(a.causal, i0, nb, T, S);
         float* pb = p + i0 * S;

@@ -375,6 +375,9 @@ void bf16_to_float_generic(const uint16_t* x, float* y, int64_t n) {
   }
 }
 #ifdef RLHF_BF16_X86
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_*); not our code.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 __attribute__((target("avx512f"))) void bf16_to_float_avx512(const uint16_t* x, float* y, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -383,6 +386,7 @@ __attribute__((target("avx512f"))) void bf16_to_float_avx512(const uint16_t* x, 
   }
   bf16_to_float_generic(x + i, y + i, n - i);
 }
+#pragma GCC diagnostic pop
 #endif
 void bf16_to_float(const uint16_t* x, float* y, int64_t n) {
 #ifdef RLHF_BF16_X86
