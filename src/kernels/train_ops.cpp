@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/parallel.h"
 #include "kernels/small_gemm.h"
 #include "kernels/train_vec.h"
 #include "kernels/vec.h"
@@ -68,7 +69,7 @@ at::Tensor bias_grad(const at::Tensor& gy) {
   auto part = at::empty({chunks, N}, gy.options());
   const float* g = gy.data_ptr<float>();
   float* pp = part.data_ptr<float>();
-  at::parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+  kernels::parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
       const int64_t r0 = M * c / chunks, r1 = M * (c + 1) / chunks;
       column_sums(g + r0 * N, r1 - r0, N, N, pp + c * N, false);
@@ -195,7 +196,7 @@ void mean_rows(const float* a, int64_t n, int64_t D, int64_t ld, float* out) {
 // futex wake-up. Measured on the tiny shape (2 cores): forward 13 ms -> 2.1 ms.
 template <typename F>
 void heads_parallel(int64_t n, F&& f) {
-  at::parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
+  kernels::parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
     // Restored afterwards: at::parallel_for may run the whole range inline on the calling thread,
     // whose setting would otherwise stay at 1 for every later matmul.
 #ifdef _OPENMP
@@ -438,7 +439,7 @@ struct AttentionQkvFn : public torch::autograd::Function<AttentionQkvFn> {
 // Splits [0, n) into chunks of at least 16k elements across the intra-op threads.
 template <typename F>
 void parallel_chunks(int64_t n, F&& f) {
-  at::parallel_for(0, n, 16384, [&](int64_t b, int64_t e) { f(b, e - b); });
+  kernels::parallel_for(0, n, 16384, [&](int64_t b, int64_t e) { f(b, e - b); });
 }
 
 struct GeluFn : public torch::autograd::Function<GeluFn> {
@@ -475,7 +476,7 @@ struct TokenLogprobFn : public torch::autograd::Function<TokenLogprobFn> {
     const int64_t* t = targets.data_ptr<int64_t>();
     float *l = lse.data_ptr<float>(), *o = lp.data_ptr<float>();
     float* ent = entropy.numel() == N && N > 0 ? entropy.data_ptr<float>() : nullptr;
-    at::parallel_for(0, N, 8, [&](int64_t b, int64_t e) {
+    kernels::parallel_for(0, N, 8, [&](int64_t b, int64_t e) {
       for (int64_t n = b; n < e; ++n) {
         if (t[n] < 0 && !ent) {
           l[n] = 0.0f;
@@ -499,7 +500,7 @@ struct TokenLogprobFn : public torch::autograd::Function<TokenLogprobFn> {
     const float *x = logits.data_ptr<float>(), *l = lse.data_ptr<float>(), *gp = g.data_ptr<float>();
     const int64_t* t = targets.data_ptr<int64_t>();
     float* out = gx.data_ptr<float>();
-    at::parallel_for(0, N, 8, [&](int64_t b, int64_t e) {
+    kernels::parallel_for(0, N, 8, [&](int64_t b, int64_t e) {
       for (int64_t n = b; n < e; ++n) {
         if (t[n] < 0 || gp[n] == 0.0f) {
           std::memset(out + n * V, 0, static_cast<size_t>(V) * sizeof(float));

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/parallel.h"
 #include "kernels/train_vec.h"
 #include "rlhf/io/error.h"
 
@@ -224,7 +225,7 @@ at::Tensor rows_to_bf16(const at::Tensor& t, at::Tensor* colsum = nullptr) {
   at::Tensor partial;
   if (colsum) partial = at::zeros({threads, N}, a.options());
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(N, 1));
-  at::parallel_for(0, M, grain, [&](int64_t begin, int64_t end) {
+  kernels::parallel_for(0, M, grain, [&](int64_t begin, int64_t end) {
     const int64_t tid = at::get_thread_num();
     TORCH_CHECK(tid < threads, "rows_to_bf16: thread ", tid, " of ", threads);
     float* sum = colsum ? partial.data_ptr<float>() + tid * N : nullptr;
@@ -321,7 +322,7 @@ std::pair<at::Tensor, at::Tensor> input_and_weight_grads(AutogradContext* ctx, c
       float* dst = gw.data_ptr<float>();
       // Up to 64 ranges of whole 16-column blocks, split across the threads.
       const int64_t blocks = (N + 15) / 16, ranges = std::min<int64_t>(blocks, 64);
-      at::parallel_for(0, ranges, 1, [&](int64_t b, int64_t e) {
+      kernels::parallel_for(0, ranges, 1, [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) {
           const int64_t n0 = blocks * r / ranges * 16, n1 = std::min(N, blocks * (r + 1) / ranges * 16);
           transpose(src + n0, N, K, n1 - n0, dst + n0 * K, K);
@@ -418,7 +419,7 @@ struct MlpGeluBf16Fn : public torch::autograd::Function<MlpGeluBf16Fn> {
                      ub.data_ptr<at::BFloat16>(), true, F);
     const auto* pu = reinterpret_cast<const uint16_t*>(ub.data_ptr<at::BFloat16>());
     auto* pa = reinterpret_cast<uint16_t*>(ab.data_ptr<at::BFloat16>());
-    at::parallel_for(0, M, std::max<int64_t>(1, 32768 / F), [&](int64_t begin, int64_t end) {
+    kernels::parallel_for(0, M, std::max<int64_t>(1, 32768 / F), [&](int64_t begin, int64_t end) {
       std::vector<float> tmp(static_cast<size_t>(F));
       for (int64_t i = begin; i < end; ++i) {
         bf16_to_float(pu + i * F, tmp.data(), F);
@@ -463,7 +464,7 @@ struct MlpGeluBf16Fn : public torch::autograd::Function<MlpGeluBf16Fn> {
       const int64_t threads = at::get_num_threads();
       at::Tensor partial;
       if (want_gbu) partial = at::zeros({threads, F}, f32);
-      at::parallel_for(0, M, std::max<int64_t>(1, 32768 / F), [&](int64_t begin, int64_t end) {
+      kernels::parallel_for(0, M, std::max<int64_t>(1, 32768 / F), [&](int64_t begin, int64_t end) {
         const int64_t tid = at::get_thread_num();
         TORCH_CHECK(tid < threads, "MLP backward: thread ", tid, " of ", threads);
         float* sum = want_gbu ? partial.data_ptr<float>() + tid * F : nullptr;

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "kernels/parallel.h"
 #include "kernels/train_ops.h"
 #include "kernels/train_vec.h"
 
@@ -122,7 +123,7 @@ void adamw_step(torch::optim::AdamW& opt, double grad_scale) {
         work.push_back({pp + b, mp + b, vp + b, gp + b, std::min(kChunk, p.numel() - b), c});
     }
   }
-  at::parallel_for(0, static_cast<int64_t>(work.size()), 1, [&](int64_t b, int64_t e) {
+  kernels::parallel_for(0, static_cast<int64_t>(work.size()), 1, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) kernels::adamw_update(work[i].p, work[i].g, work[i].m, work[i].v, work[i].n, work[i].c);
   });
 }
@@ -158,7 +159,7 @@ double grad_norm(const std::vector<torch::Tensor>& params) {
     }
   }
   std::vector<double> sq(chunks.size());
-  at::parallel_for(0, static_cast<int64_t>(chunks.size()), 1, [&](int64_t b, int64_t e) {
+  kernels::parallel_for(0, static_cast<int64_t>(chunks.size()), 1, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) sq[i] = kernels::sum_squares(chunks[i].p, chunks[i].n);
   });
   double total = 0;
