@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/parallel.h"
 #include "kernels/small_gemm.h"
 #include "kernels/train_ops.h"
 #include "kernels/train_ops_bf16.h"
@@ -432,3 +433,36 @@ TEST(SmallGemm, MatchesADoubleLoopOnEveryTileShape) {
     }
   }
 }
+
+// Our parallel loops run every chunk in the caller's denormal mode: libtorch's setFlushDenormal
+// sets flush-to-zero on the calling thread only, and OpenMP's workers kept computing denormals
+// (a log-prob backward ran 27x slower). A product below the smallest normal float comes out 0
+// under flush-to-zero and nonzero without it, on whichever thread ran the chunk.
+#if defined(__x86_64__)
+TEST(Parallel, WorkerThreadsTakeTheCallersDenormalMode) {
+  const int threads_before = at::get_num_threads();
+  at::set_num_threads(2);
+  const unsigned saved = kernels::denormal_mode();
+  for (unsigned mode : {0u, 0x8040u}) {
+    kernels::set_denormal_mode(mode);
+    std::vector<unsigned> modes(64, 99);
+    std::vector<float> products(64, -1.0f);
+    kernels::parallel_for(0, 64, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        volatile float tiny = 1e-30f, scale = 1e-10f;
+        modes[i] = kernels::denormal_mode();
+        products[i] = tiny * scale;  // 1e-40: a denormal
+      }
+    });
+    kernels::set_denormal_mode(saved);
+    for (int i = 0; i < 64; ++i) {
+      EXPECT_EQ(modes[i], mode) << "chunk " << i;
+      if (mode)
+        EXPECT_EQ(products[i], 0.0f) << "chunk " << i;
+      else
+        EXPECT_GT(products[i], 0.0f) << "chunk " << i;
+    }
+  }
+  at::set_num_threads(threads_before);
+}
+#endif
