@@ -5,29 +5,21 @@
 #include "kernels/small_gemm.h"
 
 #include <immintrin.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <array>
+#include <string>
 #include <utility>
 
 #include "kernels/vec.h"
+#include "rlhf/io/error.h"
 
 namespace rlhf::kernels {
 
 namespace {
 constexpr int kRows = 6;  // rows per micro-kernel
 constexpr int kVecs = 4;  // 16-float vectors of columns per micro-kernel
-
-void small_gemm_generic(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t sam, int64_t sak,
-                        const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n) {
-      float s = 0;
-      for (int64_t k = 0; k < K; ++k) s += A[m * sam + k * sak] * B[k * ldb + n];
-      float& c = C[m * ldc + n];
-      c = beta == 0.0f ? alpha * s : alpha * s + beta * c;
-    }
-}
 
 using Kern = void (*)(int64_t K, float alpha, const float* A, int64_t sam, int64_t sak, const float* B, int64_t ldb,
                       float beta, float* C, int64_t ldc, __mmask16 last);
@@ -84,10 +76,30 @@ constexpr Table make_table(std::index_sequence<R...>) {
 }  // namespace
 #pragma GCC pop_options
 
+// Without AVX-512: oneDNN's sgemm where A has a unit stride (the layouts attention uses; the path
+// it took before this kernel), a plain loop otherwise.
+void small_gemm_fallback(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t sam, int64_t sak,
+                         const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K > 0 && (sak == 1 || sam == 1)) {
+    const bool ta = sak != 1;
+    const dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', 'N', M, N, K, alpha, A, ta ? sak : sam, B, ldb, beta, C, ldc);
+    if (st != dnnl_success) throw Error("oneDNN sgemm failed (status " + std::to_string(static_cast<int>(st)) + ")");
+    return;
+  }
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      float s = 0;
+      for (int64_t k = 0; k < K; ++k) s += A[m * sam + k * sak] * B[k * ldb + n];
+      float& c = C[m * ldc + n];
+      c = beta == 0.0f ? alpha * s : alpha * s + beta * c;
+    }
+}
+
 void small_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t sam, int64_t sak, const float* B,
                 int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
-  if (!has_avx512()) return small_gemm_generic(M, N, K, alpha, A, sam, sak, B, ldb, beta, C, ldc);
+  if (!has_avx512()) return small_gemm_fallback(M, N, K, alpha, A, sam, sak, B, ldb, beta, C, ldc);
   static const Table table = make_table(std::make_index_sequence<kRows>{});
   constexpr int64_t tile = 16 * kVecs;
   for (int64_t n0 = 0; n0 < N; n0 += tile) {

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/record_function.h>
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <torch/torch.h>
 
@@ -22,13 +23,6 @@
 #include "kernels/vec.h"
 #include "rlhf/io/error.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#else
-// libgomp (loaded with libtorch) when present; weak so that a build without OpenMP still links.
-extern "C" void omp_set_num_threads(int) __attribute__((weak));
-extern "C" int omp_get_max_threads() __attribute__((weak));
-#endif
 
 namespace rlhf::kernels {
 
@@ -190,24 +184,19 @@ void mean_rows(const float* a, int64_t n, int64_t D, int64_t ld, float* out) {
   scale_inplace(out, D, 1.0f / static_cast<float>(n));
 }
 
-// Runs f over [0, n) heads split across the intra-op threads, each task calling oneDNN's sgemm
-// single-threaded: otherwise every one of the hundreds of small products per call opens an
-// OpenMP region of its own, and with OMP_WAIT_POLICY=passive (the tuned setting) each one pays a
-// futex wake-up. Measured on the tiny shape (2 cores): forward 13 ms -> 2.1 ms.
+// Runs f over [0, n) heads split across the intra-op threads, each task's products single-threaded
+// (small_gemm's oneDNN sgemm path on CPUs without AVX-512 would otherwise open an OpenMP region per
+// product, and with OMP_WAIT_POLICY=passive, the tuned setting, each one pays a futex wake-up;
+// measured on the tiny shape, 2 cores: forward 13 ms -> 2.1 ms).
 template <typename F>
 void heads_parallel(int64_t n, F&& f) {
   kernels::parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
     // Restored afterwards: at::parallel_for may run the whole range inline on the calling thread,
     // whose setting would otherwise stay at 1 for every later matmul.
-#ifdef _OPENMP
-    constexpr bool omp = true;
-#else
-    const bool omp = omp_set_num_threads && omp_get_max_threads;
-#endif
-    const int prev = omp ? omp_get_max_threads() : 1;
-    if (omp) omp_set_num_threads(1);
+    const int prev = omp_get_max_threads();
+    omp_set_num_threads(1);
     f(b, e);
-    if (omp) omp_set_num_threads(prev);
+    omp_set_num_threads(prev);
   });
 }
 
@@ -233,14 +222,13 @@ void prefetch_rows(const float* base, int64_t ld, int64_t n, int64_t D) {
 // Forward over all heads: probs (B, H, T, S) and dead (B, H, T) are written for the backward.
 void attention_forward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, HeadView O, float* P, uint8_t* dd) {
   const int64_t T = a.T, S = a.S, D = a.D;
-  const bool small = has_avx512();
   heads_parallel(a.B * a.H, [&](int64_t begin, int64_t end) {
-    std::vector<float> kt(small ? static_cast<size_t>(D * S) : 0);  // K^T (D, S) of the head
+    std::vector<float> kt(static_cast<size_t>(D * S));  // K^T (D, S) of the head
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / a.H, h = bh % a.H, hk = h / a.G;
       float* p = P + bh * T * S;
       const RowMask m = a.row_mask(b);
-      if (small) transpose(K.at(b, hk), K.ld(), S, D, kt.data(), S);
+      transpose(K.at(b, hk), K.ld(), S, D, kt.data(), S);
       if (bh + 1 < end) {
         const int64_t nb_ = (bh + 1) / a.H, nh = (bh + 1) % a.H, nk = nh / a.G;
         prefetch_rows(Q.at(nb_, nh), Q.ld(), T, D);
@@ -250,19 +238,13 @@ void attention_forward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, H
       for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
         const int64_t nb = std::min(kQueryBlock, T - i0), L = block_keys(a.causal, i0, nb, T, S);
         float* pb = p + i0 * S;
-        if (small)
-          small_gemm(nb, L, D, a.scale, Q.at(b, h) + i0 * Q.ld(), Q.ld(), 1, kt.data(), S, 0.0f, pb, S);
-        else
-          sgemm('N', 'T', nb, L, D, a.scale, Q.at(b, h) + i0 * Q.ld(), Q.ld(), K.at(b, hk), K.ld(), 0.0f, pb, S);
+        small_gemm(nb, L, D, a.scale, Q.at(b, h) + i0 * Q.ld(), Q.ld(), 1, kt.data(), S, 0.0f, pb, S);
         bool any_dead = false;
         for (int64_t i = i0; i < i0 + nb; ++i) {
           dd[bh * T + i] = softmax_row(p + i * S, i, m) ? 0 : 1;
           any_dead = any_dead || dd[bh * T + i];
         }
-        if (small)
-          small_gemm(nb, D, L, 1.0f, pb, S, 1, V.at(b, hk), V.ld(), 0.0f, O.at(b, h) + i0 * O.ld(), O.ld());
-        else
-          sgemm('N', 'N', nb, D, L, 1.0f, pb, S, V.at(b, hk), V.ld(), 0.0f, O.at(b, h) + i0 * O.ld(), O.ld());
+        small_gemm(nb, D, L, 1.0f, pb, S, 1, V.at(b, hk), V.ld(), 0.0f, O.at(b, h) + i0 * O.ld(), O.ld());
         // A row without a visible key averages all S values (its probabilities reach past L).
         for (int64_t i = i0; any_dead && i < i0 + nb; ++i)
           if (dd[bh * T + i]) mean_rows(V.at(b, hk), S, D, V.ld(), O.at(b, h) + i * O.ld());
@@ -276,13 +258,12 @@ void attention_forward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, H
 void attention_backward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, HeadView GO, const float* P,
                         const uint8_t* dead, HeadView GQ, HeadView GK, HeadView GV) {
   const int64_t T = a.T, S = a.S, D = a.D;
-  const bool small = has_avx512();
   heads_parallel(a.B * a.Hkv, [&](int64_t begin, int64_t end) {
     std::vector<float> dp(static_cast<size_t>(std::min(kQueryBlock, T) * S));
-    std::vector<float> vt(small ? static_cast<size_t>(D * S) : 0);  // V^T (D, S) of the kv head
+    std::vector<float> vt(static_cast<size_t>(D * S));  // V^T (D, S) of the kv head
     for (int64_t bk = begin; bk < end; ++bk) {
       const int64_t b = bk / a.Hkv, hk = bk % a.Hkv;
-      if (small) transpose(V.at(b, hk), V.ld(), S, D, vt.data(), S);
+      transpose(V.at(b, hk), V.ld(), S, D, vt.data(), S);
       // dK and dV accumulate over query blocks and over the query heads of the kv group.
       zero_rows(GK.at(b, hk), S, D, GK.ld());
       zero_rows(GV.at(b, hk), S, D, GV.ld());
@@ -293,17 +274,11 @@ void attention_backward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, 
           const float* p = P + (b * a.H + h) * T * S + i0 * S;
           const float* gob = GO.at(b, h) + i0 * GO.ld();
           // dV[0, L) += P^T dO ; dP = dO V^T
-          if (small)
-            small_gemm(L, D, nb, 1.0f, p, 1, S, gob, GO.ld(), 1.0f, GV.at(b, hk), GV.ld());
-          else
-            sgemm('T', 'N', L, D, nb, 1.0f, p, S, gob, GO.ld(), 1.0f, GV.at(b, hk), GV.ld());
+          small_gemm(L, D, nb, 1.0f, p, 1, S, gob, GO.ld(), 1.0f, GV.at(b, hk), GV.ld());
           for (int64_t r = 0; r < nb && L < S; ++r)  // a row without a visible key weights every value 1/S
             if (dead[(b * a.H + h) * T + i0 + r])
               for (int64_t j = L; j < S; ++j) axpy(p[r * S + j], gob + r * GO.ld(), GV.at(b, hk) + j * GV.ld(), D);
-          if (small)
-            small_gemm(nb, L, D, 1.0f, gob, GO.ld(), 1, vt.data(), S, 0.0f, dp.data(), S);
-          else
-            sgemm('N', 'T', nb, L, D, 1.0f, gob, GO.ld(), V.at(b, hk), V.ld(), 0.0f, dp.data(), S);
+          small_gemm(nb, L, D, 1.0f, gob, GO.ld(), 1, vt.data(), S, 0.0f, dp.data(), S);
           // dS = P * (dP - sum_j dP * P), in place (keys past L have P = 0 and are not read)
           for (int64_t r = 0; r < nb; ++r) {
             float* d = dp.data() + r * S;
@@ -313,17 +288,10 @@ void attention_backward(const AttnHeads& a, HeadView Q, HeadView K, HeadView V, 
               softmax_backward_row(p + r * S, d, L);
           }
           // dQ = scale dS K ; dK[0, L) += scale dS^T Q
-          if (small) {
-            small_gemm(nb, D, L, a.scale, dp.data(), S, 1, K.at(b, hk), K.ld(), 0.0f, GQ.at(b, h) + i0 * GQ.ld(),
-                       GQ.ld());
-            small_gemm(L, D, nb, a.scale, dp.data(), 1, S, Q.at(b, h) + i0 * Q.ld(), Q.ld(), 1.0f, GK.at(b, hk),
-                       GK.ld());
-          } else {
-            sgemm('N', 'N', nb, D, L, a.scale, dp.data(), S, K.at(b, hk), K.ld(), 0.0f, GQ.at(b, h) + i0 * GQ.ld(),
-                  GQ.ld());
-            sgemm('T', 'N', L, D, nb, a.scale, dp.data(), S, Q.at(b, h) + i0 * Q.ld(), Q.ld(), 1.0f, GK.at(b, hk),
-                  GK.ld());
-          }
+          small_gemm(nb, D, L, a.scale, dp.data(), S, 1, K.at(b, hk), K.ld(), 0.0f, GQ.at(b, h) + i0 * GQ.ld(),
+                     GQ.ld());
+          small_gemm(L, D, nb, a.scale, dp.data(), 1, S, Q.at(b, h) + i0 * Q.ld(), Q.ld(), 1.0f, GK.at(b, hk),
+                     GK.ld());
         }
       }
     }

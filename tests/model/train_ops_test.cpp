@@ -395,40 +395,46 @@ TEST(TrainOps, AttentionLeavesTheThreadCountAlone) {
 // small_gemm (attention's products) against a double-precision loop: row counts that are not a
 // multiple of the 6-row micro-kernel, column counts with a partial last vector and more than one
 // 64-column tile, A read transposed through its strides, beta 0 (C not read: NaNs there must not
-// leak) and beta 1 (accumulate), alpha scaling.
+// leak) and beta 1 (accumulate), alpha scaling. Both paths: the one this CPU takes and the one
+// for CPUs without AVX-512 (oneDNN sgemm for these unit-stride layouts).
 TEST(SmallGemm, MatchesADoubleLoopOnEveryTileShape) {
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  struct Case {
-    int64_t M, N, K;
-    bool trans_a;
-    float alpha, beta;
-  };
-  for (const Case& c : {Case{13, 70, 9, false, 1.0f, 0.0f}, Case{6, 64, 64, false, 0.125f, 0.0f},
-                        Case{1, 5, 3, false, 2.0f, 1.0f}, Case{95, 64, 31, true, 1.0f, 1.0f},
-                        Case{7, 130, 17, true, -0.5f, 0.0f}, Case{32, 96, 64, false, 1.0f, 1.0f}}) {
-    const int64_t lda = c.trans_a ? c.M + 3 : c.K + 5, ldb = c.N + 2, ldc = c.N + 7;
-    const int64_t a_rows = c.trans_a ? c.K : c.M;
-    std::vector<float> A(static_cast<size_t>(a_rows * lda)), B(static_cast<size_t>(c.K * ldb)),
-        C(static_cast<size_t>(c.M * ldc));
-    for (auto& v : A) v = u(rng);
-    for (auto& v : B) v = u(rng);
-    for (auto& v : C) v = c.beta == 0.0f ? std::nanf("") : u(rng);
-    const std::vector<float> C0 = C;
-    const int64_t sam = c.trans_a ? 1 : lda, sak = c.trans_a ? lda : 1;
-    kernels::small_gemm(c.M, c.N, c.K, c.alpha, A.data(), sam, sak, B.data(), ldb, c.beta, C.data(), ldc);
-    for (int64_t m = 0; m < c.M; ++m) {
-      for (int64_t n = 0; n < c.N; ++n) {
-        double s = 0;
-        for (int64_t k = 0; k < c.K; ++k) s += double(A[m * sam + k * sak]) * B[k * ldb + n];
-        const double want = c.alpha * s + (c.beta == 0.0f ? 0.0 : c.beta * double(C0[m * ldc + n]));
-        ASSERT_NEAR(C[m * ldc + n], want, 1e-5 * (1 + std::abs(want)))
-            << "M " << c.M << " N " << c.N << " K " << c.K << " at (" << m << ", " << n << ")";
-      }
-      // Columns past N (the leading dimension's padding) are left alone.
-      for (int64_t n = c.N; n < ldc; ++n) {
-        const float before = C0[m * ldc + n], after = C[m * ldc + n];
-        ASSERT_TRUE((std::isnan(before) && std::isnan(after)) || before == after) << "column " << n << " written";
+  using Gemm = void (*)(int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t, const float*, int64_t, float,
+                        float*, int64_t);
+  for (Gemm gemm : {&kernels::small_gemm, &kernels::small_gemm_fallback}) {
+    SCOPED_TRACE(gemm == &kernels::small_gemm ? "small_gemm" : "small_gemm_fallback");
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    struct Case {
+      int64_t M, N, K;
+      bool trans_a;
+      float alpha, beta;
+    };
+    for (const Case& c : {Case{13, 70, 9, false, 1.0f, 0.0f}, Case{6, 64, 64, false, 0.125f, 0.0f},
+                          Case{1, 5, 3, false, 2.0f, 1.0f}, Case{95, 64, 31, true, 1.0f, 1.0f},
+                          Case{7, 130, 17, true, -0.5f, 0.0f}, Case{32, 96, 64, false, 1.0f, 1.0f}}) {
+      const int64_t lda = c.trans_a ? c.M + 3 : c.K + 5, ldb = c.N + 2, ldc = c.N + 7;
+      const int64_t a_rows = c.trans_a ? c.K : c.M;
+      std::vector<float> A(static_cast<size_t>(a_rows * lda)), B(static_cast<size_t>(c.K * ldb)),
+          C(static_cast<size_t>(c.M * ldc));
+      for (auto& v : A) v = u(rng);
+      for (auto& v : B) v = u(rng);
+      for (auto& v : C) v = c.beta == 0.0f ? std::nanf("") : u(rng);
+      const std::vector<float> C0 = C;
+      const int64_t sam = c.trans_a ? 1 : lda, sak = c.trans_a ? lda : 1;
+      gemm(c.M, c.N, c.K, c.alpha, A.data(), sam, sak, B.data(), ldb, c.beta, C.data(), ldc);
+      for (int64_t m = 0; m < c.M; ++m) {
+        for (int64_t n = 0; n < c.N; ++n) {
+          double s = 0;
+          for (int64_t k = 0; k < c.K; ++k) s += double(A[m * sam + k * sak]) * B[k * ldb + n];
+          const double want = c.alpha * s + (c.beta == 0.0f ? 0.0 : c.beta * double(C0[m * ldc + n]));
+          ASSERT_NEAR(C[m * ldc + n], want, 1e-5 * (1 + std::abs(want)))
+              << "M " << c.M << " N " << c.N << " K " << c.K << " at (" << m << ", " << n << ")";
+        }
+        // Columns past N (the leading dimension's padding) are left alone.
+        for (int64_t n = c.N; n < ldc; ++n) {
+          const float before = C0[m * ldc + n], after = C[m * ldc + n];
+          ASSERT_TRUE((std::isnan(before) && std::isnan(after)) || before == after) << "column " << n << " written";
+        }
       }
     }
   }
