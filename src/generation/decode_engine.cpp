@@ -73,6 +73,9 @@ struct DecodeEngine::Impl {
 
   // Per-call buffers (grow only). M = tokens in this call, S = segments.
   std::vector<int64_t> ent_slot, ent_pos, seg_last;
+  // Activation recording (set_recording): per entry, its part (-1 = none) and cell row*cols+col.
+  DecodeRecording* rec = nullptr;
+  std::vector<int64_t> rec_part, rec_cell;
   std::vector<float> x, h, qkv, att, ff, last, logits;
 
   // Offset of (layer, slot, kv head)'s (capacity, D) block in the cache.
@@ -85,7 +88,47 @@ struct DecodeEngine::Impl {
   void rope(float* vec, int64_t heads, int64_t pos);
   void attention(int64_t layer, int64_t M);
   const float* run(const std::vector<int64_t>& tokens);
+  void record_entries(int64_t M);
+  // Copies each recorded entry's `width` floats (row e of src, leading dimension ld) into the
+  // tensor `pick(part)` at the entry's cell.
+  template <class Pick>
+  void record(int64_t M, const float* src, int64_t ld, int64_t width, Pick pick);
 };
+
+void DecodeEngine::Impl::record_entries(int64_t M) {
+  rec_part.assign(M, -1);
+  rec_cell.assign(M, 0);
+  if (!rec) return;
+  for (int64_t e = 0; e < M; ++e) {
+    const int64_t s = ent_slot[e];
+    if (s >= static_cast<int64_t>(rec->part.size()) || rec->part[s] < 0) continue;
+    const auto& p = rec->parts.at(rec->part[s]);
+    const int64_t col = rec->col0[s] + ent_pos[e];
+    if (col < 0 || col >= p.cols || rec->row[s] < 0 || rec->row[s] >= p.rows)
+      throw Error("decode engine: recording has no cell for slot " + std::to_string(s) + " position " +
+                  std::to_string(ent_pos[e]) + " (part of " + std::to_string(p.rows) + " x " + std::to_string(p.cols) +
+                  ")");
+    rec_part[e] = rec->part[s];
+    rec_cell[e] = rec->row[s] * p.cols + col;
+    rec->written[s] = std::max(rec->written[s], ent_pos[e] + 1);
+  }
+}
+
+template <class Pick>
+void DecodeEngine::Impl::record(int64_t M, const float* src, int64_t ld, int64_t width, Pick pick) {
+  if (!rec) return;
+  auto body = [&](int64_t e0, int64_t e1) {
+    for (int64_t e = e0; e < e1; ++e) {
+      if (rec_part[e] < 0) continue;
+      float* dst = pick(rec->parts[rec_part[e]]).template data_ptr<float>() + rec_cell[e] * width;
+      std::copy(src + e * ld, src + e * ld + width, dst);
+    }
+  };
+  if (M >= 64)
+    pool->run(M, body);
+  else
+    body(0, M);
+}
 
 void DecodeEngine::Impl::load(const Transformer& model, bool bf16) {
   RECORD_FUNCTION("decode::pack_weights", std::vector<c10::IValue>());
@@ -247,6 +290,7 @@ const float* DecodeEngine::Impl::run(const std::vector<int64_t>& tokens) {
       for (int64_t c = 0; c < C; ++c) xe[c] = row[c] + pe[c];
     }
   }
+  record_entries(M);
   for (int64_t l = 0; l < cfg.n_layer; ++l) {
     Layer& L = layers[l];
     norm(L.norm1_w, L.norm1_b, x.data(), h.data(), M);
@@ -270,8 +314,10 @@ const float* DecodeEngine::Impl::run(const std::vector<int64_t>& tokens) {
         }
       }
     }
+    record(M, qkv.data(), QKV, QKV, [l](DecodeRecording::Part& p) -> torch::Tensor& { return p.qkv[l]; });
     attention(l, M);
     kn::matmul(att.data(), H * D, M, L.proj, x.data(), C, true, *pool);
+    record(M, x.data(), C, C, [l](DecodeRecording::Part& p) -> torch::Tensor& { return p.x_mid[l]; });
     norm(L.norm2_w, L.norm2_b, x.data(), h.data(), M);
     if (llama) {
       kn::matmul(h.data(), C, M, L.up, ff.data(), 2 * F, false, *pool);
@@ -279,17 +325,92 @@ const float* DecodeEngine::Impl::run(const std::vector<int64_t>& tokens) {
       kn::matmul(ff.data(), 2 * F, M, L.down, x.data(), C, true, *pool);
     } else {
       kn::matmul(h.data(), C, M, L.up, ff.data(), F, false, *pool);
+      record(M, ff.data(), F, F, [l](DecodeRecording::Part& p) -> torch::Tensor& { return p.up[l]; });
       if (M >= 8)
         pool->run(M, [&](int64_t e0, int64_t e1) { kn::gelu_tanh_inplace(ff.data() + e0 * F, (e1 - e0) * F); });
       else
         kn::gelu_tanh_inplace(ff.data(), M * F);
       kn::matmul(ff.data(), F, M, L.down, x.data(), C, true, *pool);
     }
+    record(M, x.data(), C, C, [l](DecodeRecording::Part& p) -> torch::Tensor& { return p.x_out[l]; });
   }
   for (int64_t s = 0; s < S; ++s) std::copy(x.data() + seg_last[s] * C, x.data() + (seg_last[s] + 1) * C, h.data() + s * C);
   norm(normf_w, normf_b, h.data(), last.data(), S);
   kn::matmul(last.data(), C, S, head, logits.data(), V, false, *pool);
+  if (rec) {
+    for (int64_t i = 0; i < S; ++i) {
+      const int64_t e = seg_last[i], slot = ent_slot[e];
+      if (rec_part[e] < 0) continue;
+      auto& p = rec->parts[rec_part[e]];
+      const int64_t t = ent_pos[e] - rec->prompt_len[slot] + 1;  // the response token these logits predict
+      if (t < 0 || t >= p.resp_cols) continue;
+      std::copy(logits.data() + i * V, logits.data() + (i + 1) * V,
+                p.logits.data_ptr<float>() + (rec->row[slot] * p.resp_cols + t) * V);
+      rec->logits_written[slot] = std::max(rec->logits_written[slot], t + 1);
+    }
+  }
   return logits.data();
+}
+
+void DecodeRecording::allocate(const ModelConfig& cfg, torch::Tensor* arena) {
+  const int64_t C = cfg.d_model, QKV = (cfg.n_head + 2 * cfg.kv_heads()) * cfg.head_dim(), F = cfg.ff_dim();
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat);
+  int64_t total = 0;
+  for (const auto& p : parts) total += static_cast<int64_t>(part_bytes(cfg, p.rows, p.cols, p.resp_cols) / 4);
+  torch::Tensor local;
+  torch::Tensor& a = arena ? *arena : local;
+  if (!a.defined() || a.numel() < total) a = torch::empty({total}, f32);
+  int64_t off = 0;
+  auto take = [&](int64_t d0, int64_t d1, int64_t d2) {
+    auto t = a.narrow(0, off, d0 * d1 * d2).view({d0, d1, d2});
+    off += d0 * d1 * d2;
+    return t;
+  };
+  for (auto& p : parts) {
+    auto make = [&](std::vector<torch::Tensor>& v, int64_t width) {
+      v.assign(cfg.n_layer, torch::Tensor());
+      for (auto& t : v) t = take(p.rows, p.cols, width);
+    };
+    make(p.qkv, QKV);
+    make(p.x_mid, C);
+    make(p.up, F);
+    make(p.x_out, C);
+    p.logits = take(p.rows, p.resp_cols, cfg.vocab_size);
+  }
+  written.assign(part.size(), 0);
+  logits_written.assign(part.size(), 0);
+}
+
+void DecodeRecording::finish() {
+  torch::NoGradGuard ng;
+  for (size_t s = 0; s < part.size(); ++s) {
+    if (part[s] < 0) continue;
+    auto& p = parts[part[s]];
+    const int64_t r = row[s], c0 = std::clamp<int64_t>(col0[s], 0, p.cols);
+    const int64_t c1 = std::clamp<int64_t>(col0[s] + written[s], c0, p.cols);
+    for (auto* v : {&p.qkv, &p.x_mid, &p.up, &p.x_out})
+      for (auto& t : *v) {
+        auto rt = t.select(0, r);
+        if (c0 > 0) rt.narrow(0, 0, c0).zero_();
+        if (c1 < p.cols) rt.narrow(0, c1, p.cols - c1).zero_();
+      }
+    if (logits_written[s] < p.resp_cols)
+      p.logits.select(0, r).narrow(0, logits_written[s], p.resp_cols - logits_written[s]).zero_();
+  }
+}
+
+size_t DecodeRecording::part_bytes(const ModelConfig& cfg, int64_t rows, int64_t cols, int64_t resp_cols) {
+  const int64_t C = cfg.d_model, QKV = (cfg.n_head + 2 * cfg.kv_heads()) * cfg.head_dim(), F = cfg.ff_dim();
+  return static_cast<size_t>(4 * rows * (cfg.n_layer * cols * (QKV + 2 * C + F) + resp_cols * cfg.vocab_size));
+}
+
+size_t DecodeRecording::bytes() const {
+  size_t b = 0;
+  for (const auto& p : parts)
+    for (auto* v : {&p.qkv, &p.x_mid, &p.up, &p.x_out})
+      for (const auto& t : *v) b += t.nbytes();
+  for (const auto& p : parts) b += p.logits.defined() ? p.logits.nbytes() : 0;
+  return b;
 }
 
 DecodeEngine::DecodeEngine(const Transformer& model, const DecodeEngineOptions& opts) : impl_(new Impl) {
@@ -380,6 +501,12 @@ const float* DecodeEngine::feed_one(const int64_t* slots, const int64_t* tokens,
 
 void DecodeEngine::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
   impl_->pool->run(n, fn);
+}
+
+void DecodeEngine::set_recording(DecodeRecording* rec) {
+  if (rec && !DecodeRecording::supports(impl_->cfg))
+    throw Error("decode engine: activation recording supports the gpt2 layout only, not \"" + impl_->cfg.arch + "\"");
+  impl_->rec = rec;
 }
 
 int64_t DecodeEngine::length(int64_t slot) const { return impl_->lens.at(slot); }

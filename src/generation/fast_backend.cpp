@@ -9,6 +9,7 @@ namespace {
 class FastBackend : public DecodeBackend {
  public:
   FastBackend(Transformer& model, const GenerateOptions& opts) {
+    record_ = opts.record;
     if (opts.engine) {
       engine_ = opts.engine;
       return;
@@ -27,12 +28,16 @@ class FastBackend : public DecodeBackend {
       slots[i] = static_cast<int64_t>(i);
     }
     engine_->reset(static_cast<int64_t>(prompts.size()), static_cast<int64_t>(longest) + max_new_tokens);
+    engine_->set_recording(record_);
     logits_ = engine_->feed(slots, prompts);
   }
   void step(const std::vector<int64_t>& rows, const std::vector<int64_t>& tokens) override {
     logits_ = engine_->feed_one(rows.data(), tokens.data(), static_cast<int64_t>(rows.size()));
   }
   const float* logits() const override { return logits_; }
+  ~FastBackend() override {
+    if (record_) engine_->set_recording(nullptr);  // a shared engine must not keep writing there
+  }
   int64_t vocab() const override { return engine_->vocab(); }
   void for_rows(int64_t n, const std::function<void(int64_t, int64_t)>& fn) override {
     engine_->parallel_for(n, fn);
@@ -41,6 +46,7 @@ class FastBackend : public DecodeBackend {
  private:
   std::unique_ptr<DecodeEngine> owned_;
   DecodeEngine* engine_ = nullptr;
+  DecodeRecording* record_ = nullptr;
   const float* logits_ = nullptr;
 };
 }  // namespace

@@ -35,12 +35,13 @@ std::vector<GeneratedRow> generate(Transformer& model, const std::vector<std::ve
                     " outside the model's vocabulary of " + std::to_string(mc.vocab_size));
   }
   std::unique_ptr<detail::DecodeBackend> backend;
+  bool backend_is_fast = false;
   if (opts.backend == "torch") {
     backend = detail::make_torch_backend(model, opts);
   } else if (opts.backend == "fast" || opts.backend == "auto") {
     std::string why = opts.engine ? "" : detail::fast_backend_unsupported(model);
     if (why.empty())
-      backend = detail::make_fast_backend(model, opts);
+      backend = detail::make_fast_backend(model, opts), backend_is_fast = true;
     else if (opts.backend == "fast")
       throw Error("generate: the fast backend cannot run this model: " + why + " (use backend \"torch\")");
     else
@@ -49,6 +50,13 @@ std::vector<GeneratedRow> generate(Transformer& model, const std::vector<std::ve
     throw Error("generate: unknown backend \"" + opts.backend + "\" (allowed: auto, torch, fast)");
   }
 
+  if (opts.record && static_cast<int64_t>(opts.record->part.size()) != B)
+    throw Error("generate: the activation recording plans " + std::to_string(opts.record->part.size()) +
+                " rows for " + std::to_string(B) + " prompts");
+  if (opts.record && opts.backend == "torch")
+    throw Error("generate: activation recording needs the fast backend");
+  if (opts.record && !backend_is_fast)
+    throw Error("generate: activation recording needs the fast backend, which cannot run this model");
   torch::NoGradGuard no_grad;
   const std::vector<int64_t> stops = resolve_stop_ids(cfg, mc);
   const int64_t V = backend->vocab();
@@ -96,6 +104,7 @@ std::vector<GeneratedRow> generate(Transformer& model, const std::vector<std::ve
     backend->step(next, next_tokens);
     active.swap(next);
   }
+  if (opts.record) opts.record->finish();
   return out;
 }
 

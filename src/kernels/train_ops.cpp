@@ -91,7 +91,10 @@ struct LinearFn : public torch::autograd::Function<LinearFn> {
     return y.view(sizes);
   }
 
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+  static variable_list backward(AutogradContext* ctx, variable_list grads) { return linear_grads(ctx, grads); }
+
+  // gx, gw, gb of y = x W^T + b from the saved (x2, W) (LinearFn and LinearReplayFn).
+  static variable_list linear_grads(AutogradContext* ctx, const variable_list& grads) {
     auto saved = ctx->get_saved_variables();
     const auto& x2 = saved[0];
     const auto& w = saved[1];
@@ -111,6 +114,26 @@ struct LinearFn : public torch::autograd::Function<LinearFn> {
     }
     if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) gb = bias_grad(gy);
     return {gx, gw, gb};
+  }
+};
+
+// y = x W^T + b + residual whose value `out` was computed elsewhere (the decode engine's
+// recording of the same forward): returns `out` and keeps what LinearFn keeps, so the backward is
+// LinearFn's (and the residual's gradient is gy itself). An empty residual stands for "none".
+struct LinearReplayFn : public torch::autograd::Function<LinearReplayFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                            const at::Tensor& residual, const at::Tensor& out) {
+    ctx->save_for_backward({x.reshape({-1, x.size(-1)}).contiguous(), w.contiguous()});
+    ctx->saved_data["has_bias"] = b.numel() > 0;
+    ctx->saved_data["has_residual"] = residual.numel() > 0;
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto g = LinearFn::linear_grads(ctx, grads);
+    at::Tensor gr;
+    if (ctx->saved_data["has_residual"].toBool() && ctx->needs_input_grad(3)) gr = grads[0];
+    return {g[0], g[1], g[2], gr, at::Tensor()};
   }
 };
 
@@ -540,6 +563,20 @@ at::Tensor train_linear(const at::Tensor& x, const at::Tensor& w, const at::Tens
     throw Error("train_linear: input width " + std::to_string(x.size(-1)) + " != weight width " + std::to_string(w.size(1)));
   RECORD_FUNCTION("rlhf::linear", std::vector<c10::IValue>());
   return LinearFn::apply(x, w, b.defined() ? b : at::empty({0}, w.options()));
+}
+
+at::Tensor train_linear_replay(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                               const at::Tensor& residual, const at::Tensor& out) {
+  if (x.size(-1) != w.size(1))
+    throw Error("train_linear_replay: input width " + std::to_string(x.size(-1)) + " != weight width " +
+                std::to_string(w.size(1)));
+  if (out.dim() != x.dim() || out.size(-1) != w.size(0) || out.numel() / w.size(0) != x.numel() / x.size(-1))
+    throw Error("train_linear_replay: recorded output " + std::to_string(out.numel()) + " values for " +
+                std::to_string(x.numel() / x.size(-1)) + " rows of width " + std::to_string(w.size(0)));
+  if (residual.defined() && residual.numel() > 0 && !residual.sizes().equals(out.sizes()))
+    throw Error("train_linear_replay: residual and recorded output differ in shape");
+  auto none = at::empty({0}, w.options());
+  return LinearReplayFn::apply(x, w, b.defined() ? b : none, residual.defined() ? residual : none, out);
 }
 
 at::Tensor train_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,

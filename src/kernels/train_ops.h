@@ -23,6 +23,12 @@ void set_train_ops_enabled(bool on);
 
 // y (..., N) = x (..., K) w^T + b, with w (N, K) in torch.nn.Linear layout; b (N) may be undefined.
 at::Tensor train_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
+// The same layer (plus an optional residual, undefined = none) when its output `out` is already
+// known, e.g. recorded by the decode engine over the same tokens and weights: returns `out`
+// without a product, and the backward is train_linear's (the residual gets gy). `out` has x's
+// shape with the last dimension w.size(0).
+at::Tensor train_linear_replay(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                               const at::Tensor& residual, const at::Tensor& out);
 
 // Scaled dot-product attention over q (B, H, T, D), k and v (B, H, S, D) (Hkv = H; the caller
 // repeats grouped kv heads) with keys blocked when:

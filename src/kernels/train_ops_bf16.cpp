@@ -354,7 +354,10 @@ struct LinearBf16Fn : public torch::autograd::Function<LinearBf16Fn> {
     return y.view(sizes);
   }
 
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+  static variable_list backward(AutogradContext* ctx, variable_list grads) { return linear_grads(ctx, grads); }
+
+  // gx, gw, gb from the saved bf16 (x, W) (LinearBf16Fn and LinearBf16ReplayFn).
+  static variable_list linear_grads(AutogradContext* ctx, const variable_list& grads) {
     auto saved = ctx->get_saved_variables();
     const auto& xb = saved[0];
     const auto& wb = saved[1];
@@ -365,6 +368,25 @@ struct LinearBf16Fn : public torch::autograd::Function<LinearBf16Fn> {
     auto gyb = rows_to_bf16(grads[0].reshape({M, N}), want_gb ? &gb : nullptr);
     auto [gx, gw] = input_and_weight_grads(ctx, gyb, xb, wb, grads[0].sizes());
     return {gx, gw, gb};
+  }
+};
+
+// LinearBf16Fn (plus an optional residual) whose output `out` is already known (the decode
+// engine's recording): keeps the bf16 x and W for the same backward and returns `out`.
+struct LinearBf16ReplayFn : public torch::autograd::Function<LinearBf16ReplayFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                            const at::Tensor& residual, const at::Tensor& out) {
+    ctx->save_for_backward({rows_to_bf16(x.reshape({-1, x.size(-1)})), bf16_weight(w)});
+    ctx->saved_data["has_bias"] = b.numel() > 0;
+    ctx->saved_data["has_residual"] = residual.numel() > 0;
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto g = LinearBf16Fn::linear_grads(ctx, grads);
+    at::Tensor gr;
+    if (ctx->saved_data["has_residual"].toBool() && ctx->needs_input_grad(3)) gr = grads[0];
+    return {g[0], g[1], g[2], gr, at::Tensor()};
   }
 };
 
@@ -438,7 +460,11 @@ struct MlpGeluBf16Fn : public torch::autograd::Function<MlpGeluBf16Fn> {
     return y.view(sizes);
   }
 
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+  static variable_list backward(AutogradContext* ctx, variable_list grads) { return mlp_grads(ctx, grads); }
+
+  // The gradients of x, Wu, bu, Wd, bd from the saved bf16 x, Wu, Wd, u, a (MlpGeluBf16Fn and
+  // MlpGeluBf16ReplayFn).
+  static variable_list mlp_grads(AutogradContext* ctx, const variable_list& grads) {
     auto saved = ctx->get_saved_variables();
     const auto &xb = saved[0], &wub = saved[1], &wdb = saved[2], &ub = saved[3], &ab = saved[4];
     const int64_t M = xb.size(0), F = wub.size(0), N = wdb.size(0);
@@ -483,6 +509,44 @@ struct MlpGeluBf16Fn : public torch::autograd::Function<MlpGeluBf16Fn> {
       std::tie(gx, gwu) = input_and_weight_grads(ctx, gub, xb, wub, sizes);
     }
     return {gx, gwu, gbu, gwd, gbd};
+  }
+};
+
+// GPT-2's MLP (plus the residual) whose pre-activation `u` (fp32, (..., F)) and output `out` are
+// already known (the decode engine's recording): u is rounded to bf16 as the up-projection's
+// bf16 result would be, the activation is computed from it as in MlpGeluBf16Fn, and the backward
+// is that Function's (the residual gets gy).
+struct MlpGeluBf16ReplayFn : public torch::autograd::Function<MlpGeluBf16ReplayFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& wu, const at::Tensor& bu,
+                            const at::Tensor& wd, const at::Tensor& bd, const at::Tensor& residual, const at::Tensor& u,
+                            const at::Tensor& out) {
+    const int64_t K = x.size(-1), F = wu.size(0);
+    auto xb = rows_to_bf16(x.reshape({-1, K}));
+    auto ub = rows_to_bf16(u.reshape({-1, F}));
+    const int64_t M = ub.size(0);
+    auto ab = at::empty({M, F}, ub.options());
+    const auto* pu = reinterpret_cast<const uint16_t*>(ub.data_ptr<at::BFloat16>());
+    auto* pa = reinterpret_cast<uint16_t*>(ab.data_ptr<at::BFloat16>());
+    kernels::parallel_for(0, M, std::max<int64_t>(1, 32768 / F), [&](int64_t begin, int64_t end) {
+      std::vector<float> tmp(static_cast<size_t>(F));
+      for (int64_t i = begin; i < end; ++i) {
+        bf16_to_float(pu + i * F, tmp.data(), F);
+        gelu_tanh_forward(tmp.data(), tmp.data(), F);
+        cvt_row(tmp.data(), pa + i * F, F, nullptr);
+      }
+    });
+    ctx->save_for_backward({xb, bf16_weight(wu), bf16_weight(wd), ub, ab});
+    ctx->saved_data["has_bu"] = bu.numel() > 0;
+    ctx->saved_data["has_bd"] = bd.numel() > 0;
+    ctx->saved_data["has_residual"] = residual.numel() > 0;
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto g = MlpGeluBf16Fn::mlp_grads(ctx, grads);
+    at::Tensor gr;
+    if (ctx->saved_data["has_residual"].toBool() && ctx->needs_input_grad(5)) gr = grads[0];
+    return {g[0], g[1], g[2], g[3], g[4], gr, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -533,6 +597,39 @@ at::Tensor train_mlp_gelu_bf16(const at::Tensor& x, const at::Tensor& w_up, cons
   RECORD_FUNCTION("rlhf::mlp_gelu_bf16", std::vector<c10::IValue>());
   auto none = at::empty({0}, w_up.options());
   return MlpGeluBf16Fn::apply(x, w_up, b_up.defined() ? b_up : none, w_down, b_down.defined() ? b_down : none);
+}
+
+namespace {
+void check_replay_out(const std::string& fn, const at::Tensor& out, int64_t rows, int64_t width,
+                      const at::Tensor& residual) {
+  if (out.numel() != rows * width || out.size(-1) != width)
+    throw Error(fn + ": recorded output " + std::to_string(out.numel()) + " values for " + std::to_string(rows) +
+                " rows of width " + std::to_string(width));
+  if (residual.defined() && residual.numel() > 0 && !residual.sizes().equals(out.sizes()))
+    throw Error(fn + ": residual and recorded output differ in shape");
+}
+}  // namespace
+
+at::Tensor train_linear_bf16_replay(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                                    const at::Tensor& residual, const at::Tensor& out) {
+  check_linear_args("train_linear_bf16_replay", x, w, b);
+  check_replay_out("train_linear_bf16_replay", out, x.numel() / x.size(-1), w.size(0), residual);
+  auto none = at::empty({0}, w.options());
+  return LinearBf16ReplayFn::apply(x, w, b.defined() ? b : none, residual.defined() ? residual : none, out);
+}
+
+at::Tensor train_mlp_gelu_bf16_replay(const at::Tensor& x, const at::Tensor& w_up, const at::Tensor& b_up,
+                                      const at::Tensor& w_down, const at::Tensor& b_down, const at::Tensor& residual,
+                                      const at::Tensor& up, const at::Tensor& out) {
+  check_linear_args("train_mlp_gelu_bf16_replay (up-projection)", x, w_up, b_up);
+  const int64_t rows = x.numel() / x.size(-1);
+  if (up.numel() != rows * w_up.size(0) || up.size(-1) != w_up.size(0))
+    throw Error("train_mlp_gelu_bf16_replay: recorded pre-activation has " + std::to_string(up.numel()) +
+                " values for " + std::to_string(rows) + " rows of width " + std::to_string(w_up.size(0)));
+  check_replay_out("train_mlp_gelu_bf16_replay", out, rows, w_down.size(0), residual);
+  auto none = at::empty({0}, w_up.options());
+  return MlpGeluBf16ReplayFn::apply(x, w_up, b_up.defined() ? b_up : none, w_down, b_down.defined() ? b_down : none,
+                                    residual.defined() ? residual : none, up.contiguous(), out);
 }
 
 void clear_bf16_weight_cache() {

@@ -43,6 +43,16 @@ at::Tensor train_linear_bf16(const at::Tensor& x, const at::Tensor& w, const at:
 at::Tensor train_mlp_gelu_bf16(const at::Tensor& x, const at::Tensor& w_up, const at::Tensor& b_up,
                                const at::Tensor& w_down, const at::Tensor& b_down);
 
+// The two above (plus an optional residual, undefined = none) when the output `out` (and for the
+// MLP its fp32 pre-activation `up`, (..., F)) is already known, e.g. recorded by the decode engine
+// over the same tokens and weights: they return `out` without the forward products and keep what
+// the backward needs (the residual's gradient is gy).
+at::Tensor train_linear_bf16_replay(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                                    const at::Tensor& residual, const at::Tensor& out);
+at::Tensor train_mlp_gelu_bf16_replay(const at::Tensor& x, const at::Tensor& w_up, const at::Tensor& b_up,
+                                      const at::Tensor& w_down, const at::Tensor& b_down, const at::Tensor& residual,
+                                      const at::Tensor& up, const at::Tensor& out);
+
 // Drops the bf16 weight copies. The copies of trainable weights are dropped when the outermost
 // TrainMatmulDtypeGuard ends; frozen weights (requires_grad false) keep theirs while they live.
 // A copy is refreshed when the weight's version counter moved (an in-place op on the weight) or

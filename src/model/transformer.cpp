@@ -399,6 +399,100 @@ torch::Tensor TransformerImpl::attention_tail(const detail::BlockImpl& blk, cons
   return linear(o.transpose(1, 2).reshape({B, keep, H * D}), blk.out_w, blk.out_b, true);
 }
 
+bool TransformerImpl::can_replay() const {
+  return cfg_.arch == "gpt2" && wte_.scalar_type() == torch::kFloat && wte_.device().is_cpu() &&
+         kernels::train_ops_enabled();
+}
+
+namespace {
+// A linear layer (plus residual) whose output is known (see TransformerImpl::hidden_replay).
+torch::Tensor linear_replay(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
+                            const torch::Tensor& residual, const torch::Tensor& out) {
+  return bf16_training() ? kernels::train_linear_bf16_replay(x, w, b, residual, out)
+                         : kernels::train_linear_replay(x, w, b, residual, out);
+}
+}  // namespace
+
+torch::Tensor TransformerImpl::hidden_replay(const torch::Tensor& tokens, const ForwardArgs& args, const Replay& act) {
+  if (tokens.dim() != 2) throw Error("Transformer::hidden_replay: tokens must be (B, T) int64");
+  if (cfg_.arch != "gpt2") throw Error("Transformer::hidden_replay: the gpt2 layout only, not \"" + cfg_.arch + "\"");
+  if (args.cache || args.segment_ids.defined() || args.keep_index.defined())
+    throw Error("Transformer::hidden_replay: no KV cache, segment_ids or keep_index");
+  const int64_t B = tokens.size(0), T = tokens.size(1), L = cfg_.n_layer;
+  const int64_t C = cfg_.d_model, H = cfg_.n_head, Hkv = cfg_.kv_heads(), D = cfg_.head_dim(), F = cfg_.ff_dim();
+  for (const auto* v : {&act.qkv, &act.x_mid, &act.up, &act.x_out})
+    if (static_cast<int64_t>(v->size()) != L)
+      throw Error("Transformer::hidden_replay: recorded activations for " + std::to_string(v->size()) +
+                  " layers, the model has " + std::to_string(L));
+  auto check = [&](const torch::Tensor& t, int64_t width, const char* what, int64_t l) {
+    if (!t.defined() || t.dim() != 3 || t.size(0) != B || t.size(1) != T || t.size(2) != width ||
+        t.scalar_type() != torch::kFloat)
+      throw Error(std::string("Transformer::hidden_replay: layer ") + std::to_string(l) + " " + what +
+                  " must be float (" + std::to_string(B) + ", " + std::to_string(T) + ", " + std::to_string(width) + ")");
+  };
+  for (int64_t l = 0; l < L; ++l) {
+    check(act.qkv[l], (H + 2 * Hkv) * D, "qkv", l);
+    check(act.x_mid[l], C, "x_mid", l);
+    check(act.up[l], F, "up", l);
+    check(act.x_out[l], C, "x_out", l);
+  }
+  if (args.keep_last < 0 || args.keep_last > T)
+    throw Error("keep_last " + std::to_string(args.keep_last) + " outside [0, " + std::to_string(T) + "]");
+  LiftAutocastForTrainOps lift(wte_, true);
+  if (!can_replay() || at::autocast::is_cpu_enabled())
+    throw Error("Transformer::hidden_replay: needs the fused training operators (fp32 CPU weights, no autocast "
+                "outside bf16 training)");
+  torch::Tensor pos;
+  if (args.position_ids.defined()) {
+    if (args.position_ids.size(0) != B || args.position_ids.size(1) != T)
+      throw Error("position_ids must be (B, T) = (" + std::to_string(B) + ", " + std::to_string(T) + ")");
+    pos = args.position_ids.clamp_min(0);
+  } else {
+    pos = torch::arange(T, torch::TensorOptions().dtype(torch::kLong)).unsqueeze(0).expand({B, T});
+  }
+  torch::Tensor key_mask;
+  if (args.attention_mask.defined()) {
+    if (args.attention_mask.dim() != 2 || args.attention_mask.size(0) != B || args.attention_mask.size(1) != T)
+      throw Error("attention_mask must be (B, T) = (" + std::to_string(B) + ", " + std::to_string(T) + ")");
+    key_mask = args.attention_mask;
+  }
+  const bool causal = T > 1;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  const int64_t keep = args.keep_last > 0 ? args.keep_last : T;
+  auto x = at::embedding(wte_, tokens) + at::embedding(wpe_, pos);  // (B, T, C)
+  for (int64_t l = 0; l < L; ++l) {
+    const auto& blk = *blocks_[l];
+    const bool tail = l == L - 1 && keep < T;  // the last layer on the kept rows only
+    auto kept = [&](const torch::Tensor& t) { return tail ? t.narrow(1, T - keep, keep).contiguous() : t; };
+    auto qkv = linear_replay(norm(x, blk.norm1_w, blk.norm1_b), blk.qkv_w, blk.qkv_b, {}, act.qkv[l])
+                   .view({B, T, H + 2 * Hkv, D});
+    torch::Tensor o;
+    if (!tail) {
+      o = kernels::train_attention_qkv(qkv, H, Hkv, causal, key_mask, {}, scale).transpose(1, 2).reshape({B, T, H * D});
+    } else {
+      auto q = qkv.narrow(2, 0, H).narrow(1, T - keep, keep).transpose(1, 2);  // (B, H, keep, D)
+      auto k = qkv.narrow(2, H, Hkv).transpose(1, 2), v = qkv.narrow(2, H + Hkv, Hkv).transpose(1, 2);
+      o = kernels::train_attention(q, k, v, causal, key_mask, {}, scale).transpose(1, 2).reshape({B, keep, H * D});
+      x = x.narrow(1, T - keep, keep);
+    }
+    x = linear_replay(o, blk.out_w, blk.out_b, x, kept(act.x_mid[l]));
+    auto h2 = norm(x, blk.norm2_w, blk.norm2_b);
+    if (bf16_training()) {
+      x = kernels::train_mlp_gelu_bf16_replay(h2, blk.up_w, blk.up_b, blk.down_w, blk.down_b, x, kept(act.up[l]),
+                                              kept(act.x_out[l]));
+    } else {
+      auto a = kernels::train_gelu(linear_replay(h2, blk.up_w, blk.up_b, {}, kept(act.up[l])));
+      x = linear_replay(a, blk.down_w, blk.down_b, x, kept(act.x_out[l]));
+    }
+  }
+  return norm(x, normf_w_, normf_b_);
+}
+
+torch::Tensor TransformerImpl::lm_head_replay(const torch::Tensor& hidden, const torch::Tensor& logits) {
+  LiftAutocastForTrainOps lift(hidden, true);
+  return linear_replay(hidden, cfg_.tie_embeddings ? wte_ : head_w_, {}, {}, logits);
+}
+
 torch::Tensor TransformerImpl::lm_head(const torch::Tensor& hidden) {
   LiftAutocastForTrainOps lift(hidden, true);
   return linear(hidden, cfg_.tie_embeddings ? wte_ : head_w_, {}, use_train_ops(hidden, false));

@@ -65,6 +65,8 @@ void PpoConfig::validate() const {
   need(ptx_batch >= 1, "--ptx-batch: must be >= 1");
   need(sample_every >= 0 && samples_per_log >= 0, "--sample-every / --samples-per-log: must be >= 0");
   need(ratio_check_tol > 0, "--ratio-check-tol: must be > 0");
+  need(replay_max_mb >= 0, "--replay-max-mb: must be >= 0");
+  need(replay_check_rows >= 1, "--replay-check-rows: must be >= 1");
   need(eval_every >= 0, "--eval-every: must be >= 0");
   need(eval_prompts >= 1, "--eval-prompts: must be >= 1");
   need(eval_samples >= 1, "--eval-samples: must be >= 1");
@@ -102,6 +104,9 @@ nlohmann::json PpoConfig::to_json() const {
           {"vf_coef", vf_coef},
           {"entropy_coef", entropy_coef},
           {"reuse_first_forward", reuse_first_forward},
+          {"replay_generation", replay_generation},
+          {"replay_max_mb", replay_max_mb},
+          {"replay_check_rows", replay_check_rows},
           {"ptx_coef", ptx_coef},
           {"ptx_batch", ptx_batch},
           {"sample_every", sample_every},
@@ -130,6 +135,8 @@ PpoConfig PpoConfig::from_json(const nlohmann::json& j) {
   get("micro_batch", c.micro_batch); get("clip_eps", c.clip_eps); get("value_clip_eps", c.value_clip_eps);
   get("vf_coef", c.vf_coef); get("entropy_coef", c.entropy_coef); get("ptx_coef", c.ptx_coef);
   get("reuse_first_forward", c.reuse_first_forward);
+  get("replay_generation", c.replay_generation); get("replay_max_mb", c.replay_max_mb);
+  get("replay_check_rows", c.replay_check_rows);
   get("ptx_batch", c.ptx_batch); get("sample_every", c.sample_every); get("samples_per_log", c.samples_per_log);
   get("ratio_check_tol", c.ratio_check_tol); get("eval_every", c.eval_every); get("eval_prompts", c.eval_prompts);
   get("eval_samples", c.eval_samples);

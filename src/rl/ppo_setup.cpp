@@ -78,6 +78,9 @@ void add_ppo_flags(Flags& f) {
       .add("sample-every", s(d.sample_every), "write a few responses to samples.jsonl every N iterations (0 = never)")
       .add("samples-per-log", s(d.samples_per_log), "responses written each time")
       .add("ratio-check-tol", num(d.ratio_check_tol), "warn when generation's log-probs differ from the recomputed ones by more (under --dtype bf16: at least 0.05)")
+      .add_bool("no-replay", "recompute the first optimiser step's policy forward instead of replaying the generator's recorded activations")
+      .add("replay-max-mb", s(d.replay_max_mb), "memory for the generator's recorded activations per iteration (MiB); rows beyond it are recomputed")
+      .add("replay-check-rows", s(d.replay_check_rows), "rows per iteration whose log-probs a plain forward recomputes to check generation against training when the update replays")
       .add("eval-every", s(d.eval_every), "held-out evaluation every N iterations (and at the end); 0 = end only")
       .add("eval-prompts", s(d.eval_prompts), "held-out prompts per evaluation")
       .add("eval-samples", s(d.eval_samples), "sampled responses per held-out prompt and model (averaged per prompt)")
@@ -130,6 +133,9 @@ PpoConfig ppo_config_from_flags(const Flags& f) {
   c.sample_every = f.integer("sample-every");
   c.samples_per_log = f.integer("samples-per-log");
   c.ratio_check_tol = f.num("ratio-check-tol");
+  c.replay_generation = !f.flag("no-replay");
+  c.replay_max_mb = f.integer("replay-max-mb");
+  c.replay_check_rows = f.integer("replay-check-rows");
   c.eval_every = f.integer("eval-every");
   c.eval_prompts = f.integer("eval-prompts");
   c.eval_samples = f.integer("eval-samples");

@@ -99,13 +99,56 @@ std::vector<int64_t> PpoTrainer::encode_prompt(const std::string& prompt) const 
   return ids;
 }
 
-RolloutResult PpoTrainer::rollout(const std::vector<std::string>& prompts, int64_t k, uint64_t seed) {
+bool PpoTrainer::replays() const {
+  return cfg_.replay_generation && cfg_.gen_backend != "torch" && m_.policy->can_replay() &&
+         DecodeEngine::unsupported_reason(m_.policy).empty();
+}
+
+void PpoTrainer::plan_recording(const std::vector<std::vector<int64_t>>& prompt_ids) {
+  replay_.reset();
+  const int64_t N = static_cast<int64_t>(prompt_ids.size());
+  const int64_t mb = std::min(N, cfg_.mini_batch), micro = cfg_.micro_batch;
+  const std::vector<int64_t> perm = epoch_order(0, N);  // the update's first epoch visits rows in this order
+  auto rec = std::make_unique<DecodeRecording>();
+  rec->part.assign(N, -1);
+  rec->row.assign(N, 0);
+  rec->col0.assign(N, 0);
+  for (const auto& ids : prompt_ids) rec->prompt_len.push_back(static_cast<int64_t>(ids.size()));
+  const auto& mc = m_.policy->config();
+  const size_t budget = static_cast<size_t>(cfg_.replay_max_mb) << 20;
+  size_t used = 0;
+  for (int64_t s = 0; s < mb; s += micro) {
+    const int64_t e = std::min(mb, s + micro);
+    DecodeRecording::Part p;
+    p.rows = e - s;
+    for (int64_t i = s; i < e; ++i) p.prompt = std::max(p.prompt, rec->prompt_len[perm[i]]);
+    p.cols = p.prompt + cfg_.max_new_tokens - 1;
+    p.resp_cols = cfg_.max_new_tokens;
+    const size_t bytes = DecodeRecording::part_bytes(mc, p.rows, p.cols, p.resp_cols);
+    if (used + bytes > budget) break;
+    used += bytes;
+    const int64_t part = static_cast<int64_t>(rec->parts.size());
+    for (int64_t i = s; i < e; ++i) {
+      rec->part[perm[i]] = part;
+      rec->row[perm[i]] = i - s;
+      rec->col0[perm[i]] = p.prompt - rec->prompt_len[perm[i]];
+    }
+    rec->parts.push_back(p);
+  }
+  if (rec->parts.empty()) return;
+  rec->allocate(mc, &replay_arena_);
+  replay_ = std::move(rec);
+}
+
+RolloutResult PpoTrainer::rollout(const std::vector<std::string>& prompts, int64_t k, uint64_t seed, bool record) {
   torch::NoGradGuard ng;
   RolloutResult r;
   for (const auto& p : prompts) {
     auto ids = encode_prompt(p);
     for (int64_t j = 0; j < k; ++j) r.prompts.push_back(p), r.prompt_ids.push_back(ids);
   }
+  replay_.reset();
+  if (record && replays()) plan_recording(r.prompt_ids);
   SamplingConfig sc;
   sc.temperature = cfg_.temperature;
   sc.top_k = cfg_.top_k;
@@ -117,6 +160,7 @@ RolloutResult PpoTrainer::rollout(const std::vector<std::string>& prompts, int64
   go.backend = cfg_.gen_backend;
   // bf16 training samples with bf16 weights too (the old policy is recomputed in bf16 anyway).
   go.bf16_weights = trainer_->config().dtype == "bf16";
+  go.record = replay_.get();
   r.rows = generate(m_.policy, r.prompt_ids, sc, go);
   for (const auto& row : r.rows) {
     std::vector<int32_t> ids(row.tokens.begin(), row.tokens.end());
@@ -205,9 +249,12 @@ nlohmann::json PpoTrainer::update(const RolloutBatch& b, const torch::Tensor& ol
         auto old = rows_of(old_logp), adv = rows_of(a.adv);
         const bool want_ent = cfg_.entropy_coef > 0;
         // The first epoch visits every row once: it also measures the policy's entropy.
-        TokenLogprobs cur = cached && first->cur.logp.defined()
-                                ? first->cur
-                                : response_logprobs(m_.policy, sub, want_ent || epoch == 0, want_ent);
+        // The first optimiser step's micro-batches replay the generator's forward when recorded.
+        const bool replayed = replay_ && epoch == 0 && start == 0 && m < static_cast<int64_t>(replay_->parts.size());
+        TokenLogprobs cur =
+            cached && first->cur.logp.defined() ? first->cur
+            : replayed ? response_logprobs_replay(m_.policy, sub, replay_->parts[m], want_ent || epoch == 0, want_ent)
+                       : response_logprobs(m_.policy, sub, want_ent || epoch == 0, want_ent);
         PolicyLossResult pl = policy_loss_clipped(cur.logp, old, adv, mask, cfg_.clip_eps);
         auto loss = pl.loss;
         const double ntok = mask.sum().item<double>();
@@ -220,8 +267,10 @@ nlohmann::json PpoTrainer::update(const RolloutBatch& b, const torch::Tensor& ol
           gen_diff = std::max(gen_diff, ((lp - sub.gen_logprobs).abs() * mask).max().item<double>());
         }
         if (epoch == 0) {
-          ent0_sum += (cur.entropy.detach() * mask).sum().item<double>();
-          ent0_tok += mask.sum().item<double>();
+          const double es = (cur.entropy.detach() * mask).sum().item<double>(), et = mask.sum().item<double>();
+          ent0_sum += es;
+          ent0_tok += et;
+          if (replayed && chk) chk->replay_ent_sum += es, chk->replay_ent_tok += et;
         }
         if (cfg_.critic()) {
           auto v = cached ? first->values : response_values(m_.value_trunk, m_.value_head, sub);
@@ -252,6 +301,7 @@ nlohmann::json PpoTrainer::update(const RolloutBatch& b, const torch::Tensor& ol
       };
       StepStats st = trainer_->step(micro_fn);
       first.reset();  // its graph is spent
+      replay_.reset();  // so is the recording (the weights moved)
       gn_sum += st.grad_norm;
       lr = st.lr;
       ++steps;
@@ -283,7 +333,7 @@ nlohmann::json PpoTrainer::iterate(const std::vector<std::string>& prompts, std:
     if (phase->isActive()) phase->before(name);
   };
   begin_phase("ppo::generate");
-  RolloutResult ro = rollout(prompts, cfg_.samples_per_prompt, mix_seed(cfg_.seed, iteration_));
+  RolloutResult ro = rollout(prompts, cfg_.samples_per_prompt, mix_seed(cfg_.seed, iteration_), true);
   const RolloutBatch& b = ro.batch;
   const int64_t N = b.rows();
   const double t1 = now_s();
@@ -326,8 +376,14 @@ nlohmann::json PpoTrainer::iterate(const std::vector<std::string>& prompts, std:
   const bool bf16 = trainer_->config().dtype == "bf16";
   const auto& mask = b.mask;
   double gen_diff = -1;
+  double others_ent_sum = 0, others_ent_tok = 0;  // bf16 with replay: the recomputed rows' entropy
   first_.reset();
-  if (cfg_.reuse_first_forward && (cfg_.critic() || bf16)) {
+  // Rows whose policy forward the update replays from the generator's recording: their old
+  // log-probs are the generator's in both precisions (the replayed forward is that forward).
+  std::vector<int64_t> replayed, others;
+  for (int64_t i = 0; i < N; ++i) (replay_ && replay_->part[i] >= 0 ? replayed : others).push_back(i);
+  const bool replay = !replayed.empty();
+  if (cfg_.reuse_first_forward && (cfg_.critic() || (bf16 && !replay))) {
     std::vector<int64_t> order = epoch_order(0, N);
     const int64_t n0 = std::min({N, cfg_.mini_batch, cfg_.micro_batch});
     FirstMicro f;
@@ -337,7 +393,7 @@ nlohmann::json PpoTrainer::iterate(const std::vector<std::string>& prompts, std:
     f.sub = trim_padding(select_rows(b, f.idx));
     AutocastGuard cast(bf16);
     const bool want_ent = cfg_.entropy_coef > 0;
-    if (bf16) f.cur = response_logprobs(m_.policy, f.sub, true, want_ent);
+    if (bf16 && !replay) f.cur = response_logprobs(m_.policy, f.sub, true, want_ent);
     if (cfg_.critic()) f.values = response_values(m_.value_trunk, m_.value_head, f.sub);
     first_ = std::move(f);
   }
@@ -355,12 +411,33 @@ nlohmann::json PpoTrainer::iterate(const std::vector<std::string>& prompts, std:
       if (from_rest.defined()) out.index_copy_(0, first_->rest, from_rest);
       return out;
     };
-    if (bf16) {
+    // max |log-prob of a plain forward - generation's| over these rows (fills old_logp there).
+    auto recompute = [&](const std::vector<int64_t>& rows, bool fill) {
+      if (rows.empty()) return;
+      auto idx = torch::tensor(rows, torch::kLong);
+      RolloutBatch sub = select_rows(b, idx);
+      auto lp = response_logprobs(m_.policy, sub, fill, false);
+      gen_diff = std::max(gen_diff, ((lp.logp - sub.gen_logprobs).abs() * sub.mask).max().item<double>());
+      if (!fill) return;
+      old_logp.index_copy_(0, idx, lp.logp);
+      others_ent_sum += lp.entropy.sum().item<double>();
+      others_ent_tok += sub.mask.sum().item<double>();
+    };
+    if (bf16 && !replay) {
       TokenLogprobs cur;
       if (have_rest) cur = response_logprobs(m_.policy, rb, true, false);
       old_logp = assemble(first_ ? first_->cur.logp : torch::Tensor(), cur.logp);
       entropy = assemble(first_ ? first_->cur.entropy : torch::Tensor(), cur.entropy);
       gen_diff = ((old_logp - b.gen_logprobs).abs() * mask).max().item<double>();
+    } else if (bf16) {
+      old_logp = b.gen_logprobs.clone();
+      recompute(others, true);  // the update's precision for the rows it recomputes anyway
+    }
+    if (replay) {
+      // The replayed rows' log-probs are the generator's by construction, so the check that
+      // generation and training agree runs on a few of them through a plain forward.
+      const int64_t n = std::min<int64_t>(cfg_.replay_check_rows, static_cast<int64_t>(replayed.size()));
+      recompute(std::vector<int64_t>(replayed.begin(), replayed.begin() + n), false);
     }
     ref_logp = response_logprobs(m_.reference, b).logp;
     if (cfg_.critic()) {
@@ -369,6 +446,7 @@ nlohmann::json PpoTrainer::iterate(const std::vector<std::string>& prompts, std:
       values = assemble(first_ ? first_->values : torch::Tensor(), v);
     }
   }
+  rec["replayed_rows"] = static_cast<int64_t>(replayed.size());
   if (!bf16) old_logp = b.gen_logprobs;
   auto kl_tok = kl_per_token(old_logp, ref_logp, kl_est_) * mask;
   auto seq_kl = kl_tok.sum(1);
@@ -385,8 +463,12 @@ nlohmann::json PpoTrainer::iterate(const std::vector<std::string>& prompts, std:
   // The generator's log-probs must equal the trainer's recomputed ones (importance ratio 1 at the
   // start): checked on the rows the update forwards before its first optimiser step (all rows in
   // bf16, where the old policy has its own forward).
-  if (gen_diff < 0) gen_diff = chk.gen_diff;
-  if (!entropy.defined()) entropy_mean = chk.entropy;
+  // (fp32 without replay: those rows; with replay the plain-forward rows above count too.)
+  if (gen_diff < 0 || (replay && !bf16)) gen_diff = std::max(gen_diff, chk.gen_diff);
+  if (bf16 && replay)  // every row's entropy before the first step: replayed forward + recomputed rows
+    entropy_mean = (others_ent_sum + chk.replay_ent_sum) / std::max(1.0, others_ent_tok + chk.replay_ent_tok);
+  else if (!entropy.defined())
+    entropy_mean = chk.entropy;
   rec["logprob_gen_max_diff"] = gen_diff;
   // Under bf16 both sides round their products to bf16 along different paths (decode engine vs
   // training forward): differences of a few 1e-3 nats are expected there.

@@ -140,6 +140,37 @@ TokenLogprobs response_logprobs(Transformer& model, const RolloutBatch& b, bool 
   return out;
 }
 
+TokenLogprobs response_logprobs_replay(Transformer& model, const RolloutBatch& b, const DecodeRecording::Part& part,
+                                       bool with_entropy, bool entropy_grad) {
+  const int64_t N = b.rows(), L = b.seq.size(1), P = b.prompt_len, T = b.resp_len();
+  if (part.rows != N || part.prompt != P || part.cols < L - 1 || part.resp_cols < T)
+    throw Error("response_logprobs_replay: the recording holds " + std::to_string(part.rows) + " rows of " +
+                std::to_string(part.cols) + " positions with prompts of " + std::to_string(part.prompt) +
+                ", the batch " + std::to_string(N) + " rows of " + std::to_string(L - 1) + " with prompts of " +
+                std::to_string(P));
+  auto cut = [](const torch::Tensor& t, int64_t n) { return t.size(1) == n ? t : t.narrow(1, 0, n).contiguous(); };
+  TransformerImpl::Replay act;
+  for (int64_t l = 0; l < static_cast<int64_t>(part.qkv.size()); ++l) {
+    act.qkv.push_back(cut(part.qkv[l], L - 1));
+    act.x_mid.push_back(cut(part.x_mid[l], L - 1));
+    act.up.push_back(cut(part.up[l], L - 1));
+    act.x_out.push_back(cut(part.x_out[l], L - 1));
+  }
+  ForwardArgs args;
+  const bool left_padded = b.attn_mask.select(1, 0).eq(0).any().item<bool>();
+  if (left_padded) {
+    args.attention_mask = b.attn_mask.narrow(1, 0, L - 1);
+    args.position_ids = b.position_ids.narrow(1, 0, L - 1);
+  }
+  args.keep_last = T;  // positions P-1 .. L-2 predict the response tokens (L = P + T)
+  auto hidden = model->hidden_replay(b.seq.narrow(1, 0, L - 1), args, act);
+  auto logits = model->lm_head_replay(hidden, cut(part.logits, T));
+  auto out = logprobs_from_logits(logits, b.response, with_entropy, entropy_grad);
+  out.logp = out.logp * b.mask;
+  if (with_entropy) out.entropy = out.entropy * b.mask;
+  return out;
+}
+
 torch::Tensor response_values(Transformer& trunk, ScalarHead& head, const RolloutBatch& b) {
   auto v = head->forward(response_hidden(trunk, b)).to(torch::kFloat);  // (N, T)
   return v * b.mask;

@@ -36,6 +36,9 @@ struct GenerateOptions {
   // fast backend: reuse this engine instead of packing the weights again (saves ~0.1 s per
   // 100M parameters). It must have been built from `model`'s current weights.
   DecodeEngine* engine = nullptr;
+  // fast backend: copy the recorded rows' activations here (DecodeRecording; allocated by the
+  // caller, finish()ed by generate()). generate() throws when the backend cannot record.
+  DecodeRecording* record = nullptr;
 };
 
 // Generates for each prompt (token ids, any lengths >= 1). Row i of the result belongs to

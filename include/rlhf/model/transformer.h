@@ -76,6 +76,24 @@ class TransformerImpl : public torch::nn::Module {
   // tokens -> logits (B, T, V).
   torch::Tensor forward(const torch::Tensor& tokens, const ForwardArgs& args = {});
 
+  // Values of one forward over `tokens` computed elsewhere with these weights (the decode
+  // engine's DecodeRecording): per layer (B, T, width) float tensors of the fused q|k|v
+  // projection, the residual stream after the attention, the MLP pre-activation and the residual
+  // stream after the block.
+  struct Replay {
+    std::vector<torch::Tensor> qkv, x_mid, up, x_out;
+  };
+  // hidden() whose linear layers return the recorded values instead of computing their products:
+  // the same autograd graph (the backward is hidden()'s, at the recorded activations), for the
+  // price of the norms, the attention and the GELU. Takes args' attention_mask, position_ids and
+  // keep_last (not a cache, segment_ids or keep_index). GPT-2 layout with the fused training
+  // operators (fp32, or bf16 training) only; throws otherwise.
+  torch::Tensor hidden_replay(const torch::Tensor& tokens, const ForwardArgs& args, const Replay& act);
+  // lm_head() whose logits (B, T, V) are already known: returns them, with lm_head()'s backward.
+  torch::Tensor lm_head_replay(const torch::Tensor& hidden, const torch::Tensor& logits);
+  // Whether hidden_replay() can run for this model now (GPT-2 layout, fused training operators).
+  bool can_replay() const;
+
   const ModelConfig& config() const { return cfg_; }
 
   // Parameters keyed by Hugging Face tensor names ("transformer.h.0.attn.c_attn.weight" for

@@ -50,6 +50,14 @@ struct PpoConfig {
   // forward and under bf16 one policy forward fewer per micro-batch). false = the plain order
   // (tests compare the two).
   bool reuse_first_forward = true;
+  // The first optimiser step's policy forward is replayed from the activations the decode engine
+  // recorded while generating those rows (same tokens, same weights): no products, the same graph
+  // (TransformerImpl::hidden_replay). Needs the fast generation backend and the GPT-2 layout;
+  // recordings beyond replay_max_mb (per iteration) fall back to the plain forward. The
+  // generation/recompute check then runs on replay_check_rows rows by a plain forward.
+  bool replay_generation = true;
+  int64_t replay_max_mb = 4096;
+  int64_t replay_check_rows = 1;
   // --- PPO-ptx (InstructGPT): language-modelling loss on SFT/pretraining data
   double ptx_coef = 0.0;             // gamma of PPO-ptx; 0 = off (needs --ptx-data)
   int64_t ptx_batch = 4;             // sequences of ptx data per optimiser step

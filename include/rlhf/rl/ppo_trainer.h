@@ -62,7 +62,11 @@ class PpoTrainer {
   nlohmann::json iterate(const std::vector<std::string>& prompts, std::vector<SampleRecord>* samples = nullptr);
 
   // Generation only: `k` samples per prompt with the current policy, `seed` for the sampler.
-  RolloutResult rollout(const std::vector<std::string>& prompts, int64_t k, uint64_t seed);
+  // `record`: let the decode engine record the activations of the rows of this iteration's first
+  // optimiser step, which the update then replays (PpoConfig::replay_generation; iterate() asks).
+  RolloutResult rollout(const std::vector<std::string>& prompts, int64_t k, uint64_t seed, bool record = false);
+  // Whether iterate() replays the first optimiser step's policy forward (config, model, backend).
+  bool replays() const;
   // Prompt text -> ids (BOS when the tokenizer wants it; cut from the left to max_prompt_tokens).
   std::vector<int64_t> encode_prompt(const std::string& prompt) const;
 
@@ -89,6 +93,8 @@ class PpoTrainer {
   // log-prob|) and over its first epoch (mean per-token entropy of the policy).
   struct UpdateChecks {
     double gen_diff = 0, entropy = 0;
+    // Entropy summed over the replayed rows' tokens, measured by their (pre-update) replayed forward.
+    double replay_ent_sum = 0, replay_ent_tok = 0;
   };
   nlohmann::json update(const RolloutBatch& b, const torch::Tensor& old_logp, const Advantages& a,
                         UpdateChecks* chk = nullptr);
@@ -109,6 +115,13 @@ class PpoTrainer {
     torch::Tensor values;  // the value model's values with graph (PPO only)
   };
   std::optional<FirstMicro> first_;
+  // The generator's recording of the first optimiser step's rows (part m = micro-batch m), from
+  // rollout(record = true) to the end of that step; null when not replaying.
+  std::unique_ptr<DecodeRecording> replay_;
+  torch::Tensor replay_arena_;  // its storage, kept across iterations (fresh pages cost)
+  // Plans replay_ for these rows (prompt ids per row): micro-batches of the first mini-batch
+  // within replay_max_mb.
+  void plan_recording(const std::vector<std::vector<int64_t>>& prompt_ids);
 
   PpoConfig cfg_;
   Algo algo_;

@@ -52,6 +52,11 @@ struct TokenLogprobs {
 // entropy only when entropy_grad: otherwise it is a detached measurement).
 TokenLogprobs response_logprobs(Transformer& model, const RolloutBatch& b, bool with_entropy = false,
                                 bool entropy_grad = true);
+// response_logprobs() of b's rows whose forward the decode engine recorded in `part` (row i of b
+// is row i of the part, laid out with b's prompt length): the replayed forward
+// (TransformerImpl::hidden_replay), with the same graph and gradients, without the products.
+TokenLogprobs response_logprobs_replay(Transformer& model, const RolloutBatch& b, const DecodeRecording::Part& part,
+                                       bool with_entropy = false, bool entropy_grad = true);
 // log_softmax(logits)[token] and (optionally) entropy from logits (N, T, V), in fp32.
 TokenLogprobs logprobs_from_logits(const torch::Tensor& logits, const torch::Tensor& tokens, bool with_entropy,
                                    bool entropy_grad = true);
