@@ -36,6 +36,7 @@ struct BenchOptions {
   int threads = 0;               // our side's threads; 0 = all cores
   std::vector<std::string> filters;  // only sub-cases whose name contains one of these
   bool reference = true;         // run the PyTorch reference beside ours
+  bool replay = true;            // ppo: replay the first step's policy forward from generation
   std::string reference_script;  // path of torch_reference.py
   int repeats = 0;                // measured repeats per case where the case takes them (0 = its default)
   bool profile = false;          // print an operator profile of one step after each case

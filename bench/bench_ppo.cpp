@@ -107,6 +107,7 @@ void run_ppo_bench(BenchContext& ctx) {
       pc.micro_batch = kBatch;
       pc.sample_every = 0;
       pc.ratio_check_tol = 1e9;  // random weights: no warnings in the timing
+      pc.replay_generation = ctx.opts.replay;
       TrainConfig tc;
       tc.lr = 1e-5;
       tc.warmup_steps = 0;

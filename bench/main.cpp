@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
         .add("repeats", "0", "measured repeats of a ppo case, both sides (0 = 5, or 1 with --quick); the median is reported")
         .add("threads", "0", "threads for our side; 0 = all cores")
         .add_bool("no-reference", "skip the PyTorch reference runs")
+        .add_bool("no-replay", "ppo: recompute the first optimiser step's policy forward (rlhf ppo --no-replay)")
         .add("reference-script", source_root() + "/../shared/bench/torch_reference.py", "the PyTorch reference script")
         .add_bool("untuned", "do not re-exec with OMP_WAIT_POLICY=passive and tcmalloc")
         .add_bool("profile", "after each train/ppo case, print an operator profile of one step (self time per operator)");
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
     ctx.opts.filters = f.list("cases");
     ctx.opts.threads = static_cast<int>(f.integer("threads"));
     ctx.opts.reference = !f.flag("no-reference");
+    ctx.opts.replay = !f.flag("no-replay");
     ctx.opts.reference_script = f.str("reference-script");
     ctx.opts.profile = f.flag("profile");
     ctx.opts.repeats = static_cast<int>(f.integer("repeats"));
