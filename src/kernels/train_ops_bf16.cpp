@@ -418,6 +418,21 @@ void bf16_to_float(const uint16_t* x, float* y, int64_t n) {
   bf16_to_float_generic(x, y, n);
 }
 
+// ab (M, F) = bf16(gelu_tanh(ub)) row by row, for bf16 ub (M, F).
+void gelu_rows_bf16(const at::Tensor& ub, at::Tensor& ab) {
+  const int64_t M = ub.size(0), F = ub.size(1);
+  const auto* pu = reinterpret_cast<const uint16_t*>(ub.data_ptr<at::BFloat16>());
+  auto* pa = reinterpret_cast<uint16_t*>(ab.data_ptr<at::BFloat16>());
+  kernels::parallel_for(0, M, std::max<int64_t>(1, 32768 / F), [&](int64_t begin, int64_t end) {
+    std::vector<float> tmp(static_cast<size_t>(F));
+    for (int64_t i = begin; i < end; ++i) {
+      bf16_to_float(pu + i * F, tmp.data(), F);
+      gelu_tanh_forward(tmp.data(), tmp.data(), F);
+      cvt_row(tmp.data(), pa + i * F, F, nullptr);
+    }
+  });
+}
+
 // GPT-2's MLP, y = gelu_tanh(x Wu^T + bu) Wd^T + bd, as one Function whose intermediate (M, F)
 // matrices are bf16: the pre-activation u comes out of its product as bf16, the activation a goes
 // into the down-projection as bf16, and the activation's gradient comes out of its product as
@@ -439,16 +454,7 @@ struct MlpGeluBf16Fn : public torch::autograd::Function<MlpGeluBf16Fn> {
     auto ub = at::empty({M, F}, b16), ab = at::empty({M, F}, b16);
     bf16_matmul_into(M, F, K, {bf16_ptr(xb), K, 1}, {bf16_ptr(wub), 1, K}, has_bu ? buc.data_ptr<float>() : nullptr,
                      ub.data_ptr<at::BFloat16>(), true, F);
-    const auto* pu = reinterpret_cast<const uint16_t*>(ub.data_ptr<at::BFloat16>());
-    auto* pa = reinterpret_cast<uint16_t*>(ab.data_ptr<at::BFloat16>());
-    kernels::parallel_for(0, M, std::max<int64_t>(1, 32768 / F), [&](int64_t begin, int64_t end) {
-      std::vector<float> tmp(static_cast<size_t>(F));
-      for (int64_t i = begin; i < end; ++i) {
-        bf16_to_float(pu + i * F, tmp.data(), F);
-        gelu_tanh_forward(tmp.data(), tmp.data(), F);
-        cvt_row(tmp.data(), pa + i * F, F, nullptr);
-      }
-    });
+    gelu_rows_bf16(ub, ab);
     auto y = at::empty({M, N}, x.options());
     bf16_matmul(M, N, F, {bf16_ptr(ab), F, 1}, {bf16_ptr(wdb), 1, F}, has_bd ? bdc.data_ptr<float>() : nullptr,
                 y.data_ptr<float>());
@@ -525,16 +531,7 @@ struct MlpGeluBf16ReplayFn : public torch::autograd::Function<MlpGeluBf16ReplayF
     auto ub = rows_to_bf16(u.reshape({-1, F}));
     const int64_t M = ub.size(0);
     auto ab = at::empty({M, F}, ub.options());
-    const auto* pu = reinterpret_cast<const uint16_t*>(ub.data_ptr<at::BFloat16>());
-    auto* pa = reinterpret_cast<uint16_t*>(ab.data_ptr<at::BFloat16>());
-    kernels::parallel_for(0, M, std::max<int64_t>(1, 32768 / F), [&](int64_t begin, int64_t end) {
-      std::vector<float> tmp(static_cast<size_t>(F));
-      for (int64_t i = begin; i < end; ++i) {
-        bf16_to_float(pu + i * F, tmp.data(), F);
-        gelu_tanh_forward(tmp.data(), tmp.data(), F);
-        cvt_row(tmp.data(), pa + i * F, F, nullptr);
-      }
-    });
+    gelu_rows_bf16(ub, ab);
     ctx->save_for_backward({xb, bf16_weight(wu), bf16_weight(wd), ub, ab});
     ctx->saved_data["has_bu"] = bu.numel() > 0;
     ctx->saved_data["has_bd"] = bd.numel() > 0;

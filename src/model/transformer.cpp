@@ -62,6 +62,17 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch
   return bf16_training() ? kernels::train_linear_bf16(x, w, b) : kernels::train_linear(x, w, b);
 }
 
+// (B, T) positions of T new tokens after P cached ones: args.position_ids (padded slots, negative
+// under cumsum(mask) - 1, read 0) or P + arange(T).
+torch::Tensor positions(const ForwardArgs& args, int64_t B, int64_t T, int64_t P, torch::Device dev) {
+  if (args.position_ids.defined()) {
+    if (args.position_ids.size(0) != B || args.position_ids.size(1) != T)
+      throw Error("position_ids must be (B, T) = (" + std::to_string(B) + ", " + std::to_string(T) + ")");
+    return args.position_ids.clamp_min(0);
+  }
+  return torch::arange(P, P + T, torch::TensorOptions().dtype(torch::kLong).device(dev)).unsqueeze(0).expand({B, T});
+}
+
 torch::Tensor new_param(torch::nn::Module& m, const std::string& name, torch::Tensor t) {
   return m.register_parameter(name, std::move(t));
 }
@@ -267,15 +278,7 @@ torch::Tensor TransformerImpl::hidden(const torch::Tensor& tokens, const Forward
   if (cfg_.arch == "gpt2" && S > cfg_.max_seq && !args.position_ids.defined())
     throw Error("sequence length " + std::to_string(S) + " exceeds the model's n_positions " + std::to_string(cfg_.max_seq));
 
-  // (B, T) positions of the new tokens; padded slots (negative under cumsum(mask)-1) read 0.
-  torch::Tensor pos;
-  if (args.position_ids.defined()) {
-    if (args.position_ids.size(0) != B || args.position_ids.size(1) != T)
-      throw Error("position_ids must be (B, T) = (" + std::to_string(B) + ", " + std::to_string(T) + ")");
-    pos = args.position_ids.clamp_min(0);
-  } else {
-    pos = torch::arange(P, S, torch::TensorOptions().dtype(torch::kLong).device(dev)).unsqueeze(0).expand({B, T});
-  }
+  const torch::Tensor pos = positions(args, B, T, P, dev);
 
   if (args.segment_ids.defined()) {
     if (cache) throw Error("segment_ids (packed sequences) cannot be combined with a KV cache");
@@ -442,14 +445,7 @@ torch::Tensor TransformerImpl::hidden_replay(const torch::Tensor& tokens, const 
   if (!can_replay() || at::autocast::is_cpu_enabled())
     throw Error("Transformer::hidden_replay: needs the fused training operators (fp32 CPU weights, no autocast "
                 "outside bf16 training)");
-  torch::Tensor pos;
-  if (args.position_ids.defined()) {
-    if (args.position_ids.size(0) != B || args.position_ids.size(1) != T)
-      throw Error("position_ids must be (B, T) = (" + std::to_string(B) + ", " + std::to_string(T) + ")");
-    pos = args.position_ids.clamp_min(0);
-  } else {
-    pos = torch::arange(T, torch::TensorOptions().dtype(torch::kLong)).unsqueeze(0).expand({B, T});
-  }
+  const torch::Tensor pos = positions(args, B, T, 0, wte_.device());
   torch::Tensor key_mask;
   if (args.attention_mask.defined()) {
     if (args.attention_mask.dim() != 2 || args.attention_mask.size(0) != B || args.attention_mask.size(1) != T)

@@ -149,7 +149,13 @@ TEST(Rollout, RecomputedLogprobsEqualTheGenerators) {
 // row, column or layer gives errors of the gradients' own size).
 TEST(Rollout, ReplayedForwardGivesThePlainForwardsGradients) {
   test::WordTokenizer tok(test::toy_words());
-  auto model = test::toy_model(tok.vocab_size(), 5);
+  // The toy layout (tied LM head) and GPT-2 with its own LM head.
+  ModelConfig untied = test::toy_model(tok.vocab_size(), 5)->config();
+  untied.tie_embeddings = false;
+  for (bool tied : {true, false}) {
+  SCOPED_TRACE(tied ? "tied LM head" : "untied LM head");
+  torch::manual_seed(5);
+  auto model = tied ? test::toy_model(tok.vocab_size(), 5) : Transformer(untied);
   std::vector<std::vector<int64_t>> prompts = {{3, 4, 5}, {6}, {7, 8, 9, 10, 11}, {12, 13}};
   const std::vector<int64_t> order = {2, 0, 3};  // the recorded sub-batch: three rows, permuted
   SamplingConfig sc;
@@ -219,6 +225,7 @@ TEST(Rollout, ReplayedForwardGivesThePlainForwardsGradients) {
       EXPECT_LE((ga[i] - gb[i]).abs().max().item<double>(), rel * scale + 1e-7) << "parameter " << i;
     }
   }
+  }
 }
 
 TEST(Rollout, RecordingNeedsTheFastBackend) {
@@ -268,6 +275,34 @@ TEST(Ppo, RatioIsOneBeforeTheFirstUpdateAndParametersMove) {
     EXPECT_TRUE(rec.contains(k)) << k;
 }
 
+namespace {
+// Two optimiser steps per epoch over 6 rows (steps of 4 + 2 rows, micro-batches of 2), 2 epochs,
+// 2 iterations: for comparing two ways of computing the same update.
+PpoConfig comparison_config(const std::string& algo) {
+  PpoConfig cfg;
+  cfg.algo = algo;
+  cfg.batch_prompts = 3;
+  cfg.samples_per_prompt = 2;
+  cfg.max_new_tokens = 8;
+  cfg.mini_batch = 4;
+  cfg.micro_batch = 2;
+  cfg.ppo_epochs = 2;
+  cfg.iterations = 2;
+  return cfg;
+}
+// adam_eps 0.5 and lr 1 make each parameter's change ~ its gradient (see below).
+TrainConfig comparison_optimizer(const std::string& dtype) {
+  TrainConfig opt;
+  opt.lr = 1.0;
+  opt.adam_eps = 0.5;
+  opt.grad_clip = 0;
+  opt.weight_decay = 0;
+  opt.warmup_steps = 0;
+  opt.dtype = dtype;
+  return opt;
+}
+}  // namespace
+
 // The first micro-batch's forward made in the reference/value phase (with its graph kept for the
 // update) must give the update the plain order gives: same losses, same parameters after it.
 // adam_eps 0.5 and lr 1 make each parameter's change ~ its gradient (Adam's first step is otherwise
@@ -278,23 +313,9 @@ TEST(Ppo, ReusedFirstForwardGivesThePlainUpdate) {
     for (const char* algo : {"ppo", "rloo"}) {
       std::map<bool, std::pair<nlohmann::json, std::vector<torch::Tensor>>> out;
       for (bool reuse : {true, false}) {
-        PpoConfig cfg;
-        cfg.algo = algo;
-        cfg.batch_prompts = 3;
-        cfg.samples_per_prompt = 2;
-        cfg.max_new_tokens = 8;
-        cfg.mini_batch = 4;  // 6 rows: steps of 4 + 2 rows, micro-batches of 2
-        cfg.micro_batch = 2;
-        cfg.ppo_epochs = 2;
-        cfg.iterations = 2;
+        PpoConfig cfg = comparison_config(algo);
         cfg.reuse_first_forward = reuse;
-        TrainConfig opt;
-        opt.lr = 1.0;
-        opt.adam_eps = 0.5;
-        opt.grad_clip = 0;
-        opt.weight_decay = 0;
-        opt.warmup_steps = 0;
-        opt.dtype = dtype;
+        TrainConfig opt = comparison_optimizer(dtype);
         auto models = toy_models(tok->vocab_size(), std::string(algo) == "ppo");
         PpoTrainer t(cfg, opt, models, RuleReward::parse("count \"banana\" 1\n"), tok);
         auto rec = t.iterate({"say the cat", "a dog", "say banana"});
@@ -330,27 +351,13 @@ TEST(Ppo, ReplayedFirstStepGivesThePlainUpdate) {
     for (const char* algo : {"ppo", "grpo"}) {
       std::map<bool, std::pair<nlohmann::json, std::vector<torch::Tensor>>> out;
       for (bool replay : {true, false}) {
-        PpoConfig cfg;
-        cfg.algo = algo;
-        cfg.batch_prompts = 3;
-        cfg.samples_per_prompt = 2;
-        cfg.max_new_tokens = 8;
-        cfg.mini_batch = 4;
-        cfg.micro_batch = 2;
-        cfg.ppo_epochs = 2;
-        cfg.iterations = 2;
+        PpoConfig cfg = comparison_config(algo);
         cfg.replay_generation = replay;
         // Under bf16 the replayed rows' old log-probs are the decode engine's, the reference's the
         // training forward's: their KL differs from the plain path's (exactly 0 here, as policy and
         // reference start equal) by bf16 rounding, which this toy's tiny rewards would amplify.
         if (dtype == "bf16") cfg.kl_coef = 0;
-        TrainConfig opt;
-        opt.lr = 1.0;
-        opt.adam_eps = 0.5;
-        opt.grad_clip = 0;
-        opt.weight_decay = 0;
-        opt.warmup_steps = 0;
-        opt.dtype = dtype;
+        TrainConfig opt = comparison_optimizer(dtype);
         auto models = toy_models(tok->vocab_size(), std::string(algo) == "ppo");
         PpoTrainer t(cfg, opt, models, RuleReward::parse("count \"banana\" 1\n"), tok);
         EXPECT_EQ(t.replays(), replay);
@@ -378,6 +385,30 @@ TEST(Ppo, ReplayedFirstStepGivesThePlainUpdate) {
       EXPECT_LT(worst, dtype == "bf16" ? 5e-2 * size : 1e-5);
     }
   }
+  // Layouts the decode engine does not record (Llama) recompute.
+  {
+    ModelConfig lc = test::toy_model(tok->vocab_size(), 1)->config();
+    lc.arch = "llama";
+    lc.bias = false;
+    lc.tie_embeddings = false;
+    PolicyModels lm;
+    lm.policy = Transformer(lc);
+    lm.reference = clone_transformer(lm.policy);
+    lm.value_trunk = clone_transformer(lm.policy);
+    lm.value_head = ScalarHead(lc.d_model);
+    PpoTrainer t(comparison_config("ppo"), comparison_optimizer("fp32"), lm, RuleReward::parse("count \"banana\" 1\n"), tok);
+    EXPECT_FALSE(t.replays());
+    auto rec = t.iterate({"say the cat", "a dog", "say banana"});
+    EXPECT_EQ(rec["replayed_rows"].get<int64_t>(), 0);
+  }
+  // A recording over --replay-max-mb is not made: those rows are recomputed.
+  PpoConfig cfg = comparison_config("ppo");
+  cfg.replay_max_mb = 0;
+  auto models = toy_models(tok->vocab_size(), true);
+  PpoTrainer t(cfg, comparison_optimizer("fp32"), models, RuleReward::parse("count \"banana\" 1\n"), tok);
+  auto rec = t.iterate({"say the cat", "a dog", "say banana"});
+  EXPECT_EQ(rec["replayed_rows"].get<int64_t>(), 0);
+  EXPECT_LT(rec["logprob_gen_max_diff"].get<double>(), 1e-5);
 }
 
 TEST(Ppo, ConfigValidationNamesTheFlag) {
