@@ -158,7 +158,8 @@ RolloutResult PpoTrainer::rollout(const std::vector<std::string>& prompts, int64
   sc.seed = seed;
   GenerateOptions go;
   go.backend = cfg_.gen_backend;
-  // bf16 training samples with bf16 weights too (the old policy is recomputed in bf16 anyway).
+  // bf16 training samples with bf16 weights too, as a bf16 model would (the old policy is then the
+  // replayed generator's forward, or recomputed in bf16 for the rows not replayed).
   go.bf16_weights = trainer_->config().dtype == "bf16";
   go.record = replay_.get();
   r.rows = generate(m_.policy, r.prompt_ids, sc, go);

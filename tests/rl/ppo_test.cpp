@@ -201,11 +201,12 @@ TEST(Rollout, ReplayedForwardGivesThePlainForwardsGradients) {
     auto run = [&](bool replay, std::vector<torch::Tensor>& grads) {
       kernels::TrainMatmulDtypeGuard guard(bf16 ? torch::kBFloat16 : torch::kFloat);
       for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
-      auto lp = replay ? response_logprobs_replay(model, sub, rec.parts[0], true, false)
-                       : response_logprobs(model, sub, true, false);
-      // A loss that weighs every response position differently.
+      auto lp = replay ? response_logprobs_replay(model, sub, rec.parts[0], true, true)
+                       : response_logprobs(model, sub, true, true);
+      // A loss that weighs every response position differently, with an entropy bonus (whose
+      // gradient goes through the full log-softmax of the logits).
       auto w = torch::linspace(-1.0, 2.0, lp.logp.numel()).view(lp.logp.sizes());
-      (lp.logp * w).sum().backward();
+      ((lp.logp * w).sum() - 0.1 * (lp.entropy * sub.mask).sum()).backward();
       for (auto& p : model->parameters()) grads.push_back(p.grad().clone());
       return lp;
     };

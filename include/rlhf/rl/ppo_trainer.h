@@ -103,10 +103,10 @@ class PpoTrainer {
   std::vector<int64_t> epoch_order(int64_t epoch, int64_t n) const;
 
   // The first micro-batch of the iteration's first optimiser step, forwarded with autograd in the
-  // reference/value phase: the parameters have not moved yet, so its values (and, under bf16, its
-  // log-probs) are the "old" ones for those rows and its graph is that micro-batch's loss. The
-  // no-grad value (and bf16 old-policy) forward then covers only the other rows: no row goes
-  // through the same model twice at the same weights.
+  // reference/value phase: the parameters have not moved yet, so its values (and, under bf16
+  // without the replay below, its log-probs) are the "old" ones for those rows and its graph is
+  // that micro-batch's loss. The no-grad value (and bf16 old-policy) forward then covers only the
+  // other rows: no row goes through the same model twice at the same weights.
   struct FirstMicro {
     torch::Tensor idx;     // (n) int64 rows of the batch, in the epoch-0 order
     torch::Tensor rest;    // (N - n) int64 the batch's other rows, ascending
