@@ -96,9 +96,9 @@ struct DecodeEngine::Impl {
 };
 
 void DecodeEngine::Impl::record_entries(int64_t M) {
+  if (!rec) return;  // record() and the logits copy read rec_part only when recording
   rec_part.assign(M, -1);
   rec_cell.assign(M, 0);
-  if (!rec) return;
   for (int64_t e = 0; e < M; ++e) {
     const int64_t s = ent_slot[e];
     if (s >= static_cast<int64_t>(rec->part.size()) || rec->part[s] < 0) continue;
@@ -314,10 +314,10 @@ const float* DecodeEngine::Impl::run(const std::vector<int64_t>& tokens) {
         }
       }
     }
-    record(M, qkv.data(), QKV, QKV, [l](DecodeRecording::Part& p) -> torch::Tensor& { return p.qkv[l]; });
+    record(M, qkv.data(), QKV, QKV, [l](DecodeRecording::Part& p) -> torch::Tensor& { return p.act.qkv[l]; });
     attention(l, M);
     kn::matmul(att.data(), H * D, M, L.proj, x.data(), C, true, *pool);
-    record(M, x.data(), C, C, [l](DecodeRecording::Part& p) -> torch::Tensor& { return p.x_mid[l]; });
+    record(M, x.data(), C, C, [l](DecodeRecording::Part& p) -> torch::Tensor& { return p.act.x_mid[l]; });
     norm(L.norm2_w, L.norm2_b, x.data(), h.data(), M);
     if (llama) {
       kn::matmul(h.data(), C, M, L.up, ff.data(), 2 * F, false, *pool);
@@ -325,14 +325,14 @@ const float* DecodeEngine::Impl::run(const std::vector<int64_t>& tokens) {
       kn::matmul(ff.data(), 2 * F, M, L.down, x.data(), C, true, *pool);
     } else {
       kn::matmul(h.data(), C, M, L.up, ff.data(), F, false, *pool);
-      record(M, ff.data(), F, F, [l](DecodeRecording::Part& p) -> torch::Tensor& { return p.up[l]; });
+      record(M, ff.data(), F, F, [l](DecodeRecording::Part& p) -> torch::Tensor& { return p.act.up[l]; });
       if (M >= 8)
         pool->run(M, [&](int64_t e0, int64_t e1) { kn::gelu_tanh_inplace(ff.data() + e0 * F, (e1 - e0) * F); });
       else
         kn::gelu_tanh_inplace(ff.data(), M * F);
       kn::matmul(ff.data(), F, M, L.down, x.data(), C, true, *pool);
     }
-    record(M, x.data(), C, C, [l](DecodeRecording::Part& p) -> torch::Tensor& { return p.x_out[l]; });
+    record(M, x.data(), C, C, [l](DecodeRecording::Part& p) -> torch::Tensor& { return p.act.x_out[l]; });
   }
   for (int64_t s = 0; s < S; ++s) std::copy(x.data() + seg_last[s] * C, x.data() + (seg_last[s] + 1) * C, h.data() + s * C);
   norm(normf_w, normf_b, h.data(), last.data(), S);
@@ -371,10 +371,10 @@ void DecodeRecording::allocate(const ModelConfig& cfg, torch::Tensor* arena) {
       v.assign(cfg.n_layer, torch::Tensor());
       for (auto& t : v) t = take(p.rows, p.cols, width);
     };
-    make(p.qkv, QKV);
-    make(p.x_mid, C);
-    make(p.up, F);
-    make(p.x_out, C);
+    make(p.act.qkv, QKV);
+    make(p.act.x_mid, C);
+    make(p.act.up, F);
+    make(p.act.x_out, C);
     p.logits = take(p.rows, p.resp_cols, cfg.vocab_size);
   }
   written.assign(part.size(), 0);
@@ -388,7 +388,7 @@ void DecodeRecording::finish() {
     auto& p = parts[part[s]];
     const int64_t r = row[s], c0 = std::clamp<int64_t>(col0[s], 0, p.cols);
     const int64_t c1 = std::clamp<int64_t>(col0[s] + written[s], c0, p.cols);
-    for (auto* v : {&p.qkv, &p.x_mid, &p.up, &p.x_out})
+    for (auto* v : p.act.all())
       for (auto& t : *v) {
         auto rt = t.select(0, r);
         if (c0 > 0) rt.narrow(0, 0, c0).zero_();
@@ -402,15 +402,6 @@ void DecodeRecording::finish() {
 size_t DecodeRecording::part_bytes(const ModelConfig& cfg, int64_t rows, int64_t cols, int64_t resp_cols) {
   const int64_t C = cfg.d_model, QKV = (cfg.n_head + 2 * cfg.kv_heads()) * cfg.head_dim(), F = cfg.ff_dim();
   return static_cast<size_t>(4 * rows * (cfg.n_layer * cols * (QKV + 2 * C + F) + resp_cols * cfg.vocab_size));
-}
-
-size_t DecodeRecording::bytes() const {
-  size_t b = 0;
-  for (const auto& p : parts)
-    for (auto* v : {&p.qkv, &p.x_mid, &p.up, &p.x_out})
-      for (const auto& t : *v) b += t.nbytes();
-  for (const auto& p : parts) b += p.logits.defined() ? p.logits.nbytes() : 0;
-  return b;
 }
 
 DecodeEngine::DecodeEngine(const Transformer& model, const DecodeEngineOptions& opts) : impl_(new Impl) {

@@ -53,10 +53,9 @@ std::vector<GeneratedRow> generate(Transformer& model, const std::vector<std::ve
   if (opts.record && static_cast<int64_t>(opts.record->part.size()) != B)
     throw Error("generate: the activation recording plans " + std::to_string(opts.record->part.size()) +
                 " rows for " + std::to_string(B) + " prompts");
-  if (opts.record && opts.backend == "torch")
-    throw Error("generate: activation recording needs the fast backend");
   if (opts.record && !backend_is_fast)
-    throw Error("generate: activation recording needs the fast backend, which cannot run this model");
+    throw Error("generate: activation recording needs the fast backend (backend \"" + opts.backend +
+                "\" runs the torch one here)");
   torch::NoGradGuard no_grad;
   const std::vector<int64_t> stops = resolve_stop_ids(cfg, mc);
   const int64_t V = backend->vocab();

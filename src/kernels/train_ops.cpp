@@ -565,16 +565,22 @@ at::Tensor train_linear(const at::Tensor& x, const at::Tensor& w, const at::Tens
   return LinearFn::apply(x, w, b.defined() ? b : at::empty({0}, w.options()));
 }
 
+void check_replay_out(const char* fn, const at::Tensor& x, const at::Tensor& out, int64_t width,
+                      const at::Tensor& residual) {
+  const int64_t rows = x.numel() / x.size(-1);
+  if (out.dim() != x.dim() || out.size(-1) != width || out.numel() != rows * width)
+    throw Error(std::string(fn) + ": recorded output " + std::to_string(out.numel()) + " values for " +
+                std::to_string(rows) + " rows of width " + std::to_string(width));
+  if (residual.defined() && residual.numel() > 0 && !residual.sizes().equals(out.sizes()))
+    throw Error(std::string(fn) + ": residual and recorded output differ in shape");
+}
+
 at::Tensor train_linear_replay(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                                const at::Tensor& residual, const at::Tensor& out) {
   if (x.size(-1) != w.size(1))
     throw Error("train_linear_replay: input width " + std::to_string(x.size(-1)) + " != weight width " +
                 std::to_string(w.size(1)));
-  if (out.dim() != x.dim() || out.size(-1) != w.size(0) || out.numel() / w.size(0) != x.numel() / x.size(-1))
-    throw Error("train_linear_replay: recorded output " + std::to_string(out.numel()) + " values for " +
-                std::to_string(x.numel() / x.size(-1)) + " rows of width " + std::to_string(w.size(0)));
-  if (residual.defined() && residual.numel() > 0 && !residual.sizes().equals(out.sizes()))
-    throw Error("train_linear_replay: residual and recorded output differ in shape");
+  check_replay_out("train_linear_replay", x, out, w.size(0), residual);
   auto none = at::empty({0}, w.options());
   return LinearReplayFn::apply(x, w, b.defined() ? b : none, residual.defined() ? residual : none, out);
 }

@@ -29,6 +29,11 @@ at::Tensor train_linear(const at::Tensor& x, const at::Tensor& w, const at::Tens
 // shape with the last dimension w.size(0).
 at::Tensor train_linear_replay(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                                const at::Tensor& residual, const at::Tensor& out);
+// The checks every replay entry makes (fp32 and bf16): `out` has x's rank, last dimension
+// `width` and one row per row of x, and `residual` (unless undefined or empty) out's shape.
+// `fn` names the caller in the error.
+void check_replay_out(const char* fn, const at::Tensor& x, const at::Tensor& out, int64_t width,
+                      const at::Tensor& residual);
 
 // Scaled dot-product attention over q (B, H, T, D), k and v (B, H, S, D) (Hkv = H; the caller
 // repeats grouped kv heads) with keys blocked when:

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/parallel.h"
+#include "kernels/train_ops.h"
 #include "kernels/train_vec.h"
 #include "rlhf/io/error.h"
 
@@ -596,21 +597,10 @@ at::Tensor train_mlp_gelu_bf16(const at::Tensor& x, const at::Tensor& w_up, cons
   return MlpGeluBf16Fn::apply(x, w_up, b_up.defined() ? b_up : none, w_down, b_down.defined() ? b_down : none);
 }
 
-namespace {
-void check_replay_out(const std::string& fn, const at::Tensor& out, int64_t rows, int64_t width,
-                      const at::Tensor& residual) {
-  if (out.numel() != rows * width || out.size(-1) != width)
-    throw Error(fn + ": recorded output " + std::to_string(out.numel()) + " values for " + std::to_string(rows) +
-                " rows of width " + std::to_string(width));
-  if (residual.defined() && residual.numel() > 0 && !residual.sizes().equals(out.sizes()))
-    throw Error(fn + ": residual and recorded output differ in shape");
-}
-}  // namespace
-
 at::Tensor train_linear_bf16_replay(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                                     const at::Tensor& residual, const at::Tensor& out) {
   check_linear_args("train_linear_bf16_replay", x, w, b);
-  check_replay_out("train_linear_bf16_replay", out, x.numel() / x.size(-1), w.size(0), residual);
+  check_replay_out("train_linear_bf16_replay", x, out, w.size(0), residual);
   auto none = at::empty({0}, w.options());
   return LinearBf16ReplayFn::apply(x, w, b.defined() ? b : none, residual.defined() ? residual : none, out);
 }
@@ -623,7 +613,7 @@ at::Tensor train_mlp_gelu_bf16_replay(const at::Tensor& x, const at::Tensor& w_u
   if (up.numel() != rows * w_up.size(0) || up.size(-1) != w_up.size(0))
     throw Error("train_mlp_gelu_bf16_replay: recorded pre-activation has " + std::to_string(up.numel()) +
                 " values for " + std::to_string(rows) + " rows of width " + std::to_string(w_up.size(0)));
-  check_replay_out("train_mlp_gelu_bf16_replay", out, rows, w_down.size(0), residual);
+  check_replay_out("train_mlp_gelu_bf16_replay", x, out, w_down.size(0), residual);
   auto none = at::empty({0}, w_up.options());
   return MlpGeluBf16ReplayFn::apply(x, w_up, b_up.defined() ? b_up : none, w_down, b_down.defined() ? b_down : none,
                                     residual.defined() ? residual : none, up.contiguous(), out);

@@ -196,19 +196,12 @@ torch::Tensor TransformerImpl::attention(const detail::BlockImpl& blk, int64_t l
   const int64_t G = H / Hkv;
   auto qkv = linear(h, blk.qkv_w, blk.qkv_b, mask.fused).view({B, T, H + 2 * Hkv, D});
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
-  if (mask.fused && !cos.defined() && !cache) {
-    // Heads read straight out of the projection; its gradient comes back as one tensor.
-    auto o = kernels::train_attention_qkv(qkv, H, Hkv, mask.causal, mask.key_mask, mask.segments, scale);
-    return linear(o.transpose(1, 2).reshape({B, T, H * D}), blk.out_w, blk.out_b, true);
-  }
+  // (mask.fused implies no cache: see use_train_ops.)
+  if (mask.fused) return linear(fused_heads(qkv, mask, cos, sin, T, {}), blk.out_w, blk.out_b, true);
   auto [q, k, v] = split_heads(qkv, H, Hkv, cos, sin);
   q = q.transpose(1, 2);  // (B, H, T, D)
   k = k.transpose(1, 2);  // (B, Hkv, T, D)
   v = v.transpose(1, 2);
-  if (mask.fused) {
-    auto o = kernels::train_attention(q, k, v, mask.causal, mask.key_mask, mask.segments, scale);
-    return linear(o.transpose(1, 2).reshape({B, T, H * D}), blk.out_w, blk.out_b, true);
-  }
   torch::Tensor keys = k, values = v;
   int64_t S = T;
   if (cache) {
@@ -385,9 +378,21 @@ torch::Tensor TransformerImpl::attention_tail(const detail::BlockImpl& blk, cons
                                               const torch::Tensor& index) const {
   const int64_t B = h.size(0), T = h.size(1), H = cfg_.n_head, Hkv = cfg_.kv_heads(), D = cfg_.head_dim();
   auto qkv = linear(h, blk.qkv_w, blk.qkv_b, true).view({B, T, H + 2 * Hkv, D});
-  auto [q, k, v] = split_heads(qkv, H, Hkv, cos, sin);
+  return linear(fused_heads(qkv, mask, cos, sin, keep, index), blk.out_w, blk.out_b, true);
+}
+
+torch::Tensor TransformerImpl::fused_heads(const torch::Tensor& qkv, const detail::AttnMask& mask,
+                                           const torch::Tensor& cos, const torch::Tensor& sin, int64_t keep,
+                                           const torch::Tensor& index) const {
+  const int64_t B = qkv.size(0), T = qkv.size(1), H = cfg_.n_head, Hkv = cfg_.kv_heads(), D = cfg_.head_dim();
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
   torch::Tensor o;
+  if (!index.defined() && keep == T && !cos.defined()) {
+    // Heads read straight out of the projection; its gradient comes back as one tensor.
+    o = kernels::train_attention_qkv(qkv, H, Hkv, mask.causal, mask.key_mask, mask.segments, scale);
+    return o.transpose(1, 2).reshape({B, T, H * D});
+  }
+  auto [q, k, v] = split_heads(qkv, H, Hkv, cos, sin);
   if (index.defined()) {
     // One query per row at index[b]: keys up to it (and not padding), i.e. its causal view.
     q = q.gather(1, index.view({B, 1, 1, 1}).expand({B, 1, H, D})).transpose(1, 2);  // (B, H, 1, D)
@@ -399,7 +404,7 @@ torch::Tensor TransformerImpl::attention_tail(const detail::BlockImpl& blk, cons
     o = kernels::train_attention(q, k.transpose(1, 2), v.transpose(1, 2), mask.causal, mask.key_mask, mask.segments,
                                  scale);
   }
-  return linear(o.transpose(1, 2).reshape({B, keep, H * D}), blk.out_w, blk.out_b, true);
+  return o.transpose(1, 2).reshape({B, keep, H * D});
 }
 
 bool TransformerImpl::can_replay() const {
@@ -423,7 +428,7 @@ torch::Tensor TransformerImpl::hidden_replay(const torch::Tensor& tokens, const 
     throw Error("Transformer::hidden_replay: no KV cache, segment_ids or keep_index");
   const int64_t B = tokens.size(0), T = tokens.size(1), L = cfg_.n_layer;
   const int64_t C = cfg_.d_model, H = cfg_.n_head, Hkv = cfg_.kv_heads(), D = cfg_.head_dim(), F = cfg_.ff_dim();
-  for (const auto* v : {&act.qkv, &act.x_mid, &act.up, &act.x_out})
+  for (const auto* v : act.all())
     if (static_cast<int64_t>(v->size()) != L)
       throw Error("Transformer::hidden_replay: recorded activations for " + std::to_string(v->size()) +
                   " layers, the model has " + std::to_string(L));
@@ -446,14 +451,14 @@ torch::Tensor TransformerImpl::hidden_replay(const torch::Tensor& tokens, const 
     throw Error("Transformer::hidden_replay: needs the fused training operators (fp32 CPU weights, no autocast "
                 "outside bf16 training)");
   const torch::Tensor pos = positions(args, B, T, 0, wte_.device());
-  torch::Tensor key_mask;
+  detail::AttnMask mask;  // as hidden() builds it for the fused operators
+  mask.fused = true;
+  mask.causal = T > 1;
   if (args.attention_mask.defined()) {
     if (args.attention_mask.dim() != 2 || args.attention_mask.size(0) != B || args.attention_mask.size(1) != T)
       throw Error("attention_mask must be (B, T) = (" + std::to_string(B) + ", " + std::to_string(T) + ")");
-    key_mask = args.attention_mask;
+    mask.key_mask = args.attention_mask;
   }
-  const bool causal = T > 1;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
   const int64_t keep = args.keep_last > 0 ? args.keep_last : T;
   auto x = at::embedding(wte_, tokens) + at::embedding(wpe_, pos);  // (B, T, C)
   for (int64_t l = 0; l < L; ++l) {
@@ -462,15 +467,8 @@ torch::Tensor TransformerImpl::hidden_replay(const torch::Tensor& tokens, const 
     auto kept = [&](const torch::Tensor& t) { return tail ? t.narrow(1, T - keep, keep).contiguous() : t; };
     auto qkv = linear_replay(norm(x, blk.norm1_w, blk.norm1_b), blk.qkv_w, blk.qkv_b, {}, act.qkv[l])
                    .view({B, T, H + 2 * Hkv, D});
-    torch::Tensor o;
-    if (!tail) {
-      o = kernels::train_attention_qkv(qkv, H, Hkv, causal, key_mask, {}, scale).transpose(1, 2).reshape({B, T, H * D});
-    } else {
-      auto q = qkv.narrow(2, 0, H).narrow(1, T - keep, keep).transpose(1, 2);  // (B, H, keep, D)
-      auto k = qkv.narrow(2, H, Hkv).transpose(1, 2), v = qkv.narrow(2, H + Hkv, Hkv).transpose(1, 2);
-      o = kernels::train_attention(q, k, v, causal, key_mask, {}, scale).transpose(1, 2).reshape({B, keep, H * D});
-      x = x.narrow(1, T - keep, keep);
-    }
+    auto o = fused_heads(qkv, mask, {}, {}, tail ? keep : T, {});
+    if (tail) x = x.narrow(1, T - keep, keep);
     x = linear_replay(o, blk.out_w, blk.out_b, x, kept(act.x_mid[l]));
     auto h2 = norm(x, blk.norm2_w, blk.norm2_b);
     if (bf16_training()) {

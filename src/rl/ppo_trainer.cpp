@@ -105,7 +105,6 @@ bool PpoTrainer::replays() const {
 }
 
 void PpoTrainer::plan_recording(const std::vector<std::vector<int64_t>>& prompt_ids) {
-  replay_.reset();
   const int64_t N = static_cast<int64_t>(prompt_ids.size());
   const int64_t mb = std::min(N, cfg_.mini_batch), micro = cfg_.micro_batch;
   const std::vector<int64_t> perm = epoch_order(0, N);  // the update's first epoch visits rows in this order

@@ -90,19 +90,36 @@ RolloutBatch trim_padding(const RolloutBatch& b) {
   return o;
 }
 
-torch::Tensor response_hidden(Transformer& model, const RolloutBatch& b) {
+namespace {
+// The forward arguments over b's first L - 1 positions (the last one predicts nothing we need).
+// Padding after a response is never attended to by earlier (real) positions under the causal
+// mask, so only left padding needs the attention mask and shifted positions; without any, the
+// plain causal forward (shared mask, default positions) gives the same values for real tokens.
+ForwardArgs response_args(const RolloutBatch& b) {
   ForwardArgs args;
-  // The last position predicts nothing we need: feed L - 1 tokens.
-  const int64_t L = b.seq.size(1), P = b.prompt_len, T = b.resp_len();
-  auto in = b.seq.narrow(1, 0, L - 1);
-  // Padding after a response is never attended to by earlier (real) positions under the causal
-  // mask, so only left padding needs the attention mask and shifted positions; without any, the
-  // plain causal forward (shared mask, default positions) gives the same values for real tokens.
+  const int64_t L = b.seq.size(1);
   const bool left_padded = b.attn_mask.select(1, 0).eq(0).any().item<bool>();
   if (left_padded) {
     args.attention_mask = b.attn_mask.narrow(1, 0, L - 1);
     args.position_ids = b.position_ids.narrow(1, 0, L - 1);
   }
+  return args;
+}
+
+// Log-probs (and entropies) of b's response tokens from their logits (N, T, V), 0 where masked.
+TokenLogprobs masked_logprobs(const torch::Tensor& logits, const RolloutBatch& b, bool with_entropy,
+                              bool entropy_grad) {
+  auto out = logprobs_from_logits(logits, b.response, with_entropy, entropy_grad);
+  out.logp = out.logp * b.mask;
+  if (with_entropy) out.entropy = out.entropy * b.mask;
+  return out;
+}
+}  // namespace
+
+torch::Tensor response_hidden(Transformer& model, const RolloutBatch& b) {
+  const int64_t L = b.seq.size(1), P = b.prompt_len, T = b.resp_len();
+  auto in = b.seq.narrow(1, 0, L - 1);
+  ForwardArgs args = response_args(b);
   // Position P-1+t predicts response token t: the responses end the rows, so the last T positions
   // of the input are all that is needed (the last layer runs on them only).
   if (P - 1 + T == L - 1) {
@@ -134,10 +151,7 @@ TokenLogprobs logprobs_from_logits(const torch::Tensor& logits, const torch::Ten
 
 TokenLogprobs response_logprobs(Transformer& model, const RolloutBatch& b, bool with_entropy, bool entropy_grad) {
   auto logits = model->lm_head(response_hidden(model, b));  // (N, T, V)
-  auto out = logprobs_from_logits(logits, b.response, with_entropy, entropy_grad);
-  out.logp = out.logp * b.mask;
-  if (with_entropy) out.entropy = out.entropy * b.mask;
-  return out;
+  return masked_logprobs(logits, b, with_entropy, entropy_grad);
 }
 
 TokenLogprobs response_logprobs_replay(Transformer& model, const RolloutBatch& b, const DecodeRecording::Part& part,
@@ -149,26 +163,13 @@ TokenLogprobs response_logprobs_replay(Transformer& model, const RolloutBatch& b
                 ", the batch " + std::to_string(N) + " rows of " + std::to_string(L - 1) + " with prompts of " +
                 std::to_string(P));
   auto cut = [](const torch::Tensor& t, int64_t n) { return t.size(1) == n ? t : t.narrow(1, 0, n).contiguous(); };
-  TransformerImpl::Replay act;
-  for (int64_t l = 0; l < static_cast<int64_t>(part.qkv.size()); ++l) {
-    act.qkv.push_back(cut(part.qkv[l], L - 1));
-    act.x_mid.push_back(cut(part.x_mid[l], L - 1));
-    act.up.push_back(cut(part.up[l], L - 1));
-    act.x_out.push_back(cut(part.x_out[l], L - 1));
-  }
-  ForwardArgs args;
-  const bool left_padded = b.attn_mask.select(1, 0).eq(0).any().item<bool>();
-  if (left_padded) {
-    args.attention_mask = b.attn_mask.narrow(1, 0, L - 1);
-    args.position_ids = b.position_ids.narrow(1, 0, L - 1);
-  }
+  TransformerImpl::Replay act = part.act;
+  for (auto* v : act.all())
+    for (auto& t : *v) t = cut(t, L - 1);
+  ForwardArgs args = response_args(b);
   args.keep_last = T;  // positions P-1 .. L-2 predict the response tokens (L = P + T)
   auto hidden = model->hidden_replay(b.seq.narrow(1, 0, L - 1), args, act);
-  auto logits = model->lm_head_replay(hidden, cut(part.logits, T));
-  auto out = logprobs_from_logits(logits, b.response, with_entropy, entropy_grad);
-  out.logp = out.logp * b.mask;
-  if (with_entropy) out.entropy = out.entropy * b.mask;
-  return out;
+  return masked_logprobs(model->lm_head_replay(hidden, cut(part.logits, T)), b, with_entropy, entropy_grad);
 }
 
 torch::Tensor response_values(Transformer& trunk, ScalarHead& head, const RolloutBatch& b) {

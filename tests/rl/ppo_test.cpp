@@ -195,8 +195,8 @@ TEST(Rollout, ReplayedForwardGivesThePlainForwardsGradients) {
     ASSERT_GT(sub.resp_len(), 1);
     // What the engine did not write (left padding of the shorter prompts) is zero.
     const int64_t r1 = rec.row[0];  // prompt of 3 tokens under a part prompt of 5
-    EXPECT_EQ(rec.parts[0].qkv[1][r1].narrow(0, 0, 2).abs().max().item<float>(), 0.0f);
-    EXPECT_GT(rec.parts[0].qkv[1][r1][2].abs().max().item<float>(), 0.0f);
+    EXPECT_EQ(rec.parts[0].act.qkv[1][r1].narrow(0, 0, 2).abs().max().item<float>(), 0.0f);
+    EXPECT_GT(rec.parts[0].act.qkv[1][r1][2].abs().max().item<float>(), 0.0f);
 
     auto run = [&](bool replay, std::vector<torch::Tensor>& grads) {
       kernels::TrainMatmulDtypeGuard guard(bf16 ? torch::kBFloat16 : torch::kFloat);

@@ -35,7 +35,7 @@ struct DecodeRecording {
     int64_t rows = 0, cols = 0, prompt = 0, resp_cols = 0;
     // Per layer: the fused q|k|v projection (3C), the residual stream after the attention (C),
     // the MLP pre-activation (F) and the residual stream after the block (C).
-    std::vector<torch::Tensor> qkv, x_mid, up, x_out;
+    TransformerImpl::Replay act;
     // (rows, resp_cols, V): the logits that predicted response token t of the row.
     torch::Tensor logits;
   };
@@ -56,7 +56,6 @@ struct DecodeRecording {
   // Zeroes what the engine did not write (left padding, positions after a row's end), so that the
   // replayed forward sees finite values there. Call after generation.
   void finish();
-  size_t bytes() const;
   // Bytes allocate() would take for one part of rows x cols positions (resp_cols logits rows).
   static size_t part_bytes(const ModelConfig& cfg, int64_t rows, int64_t cols, int64_t resp_cols);
 };

@@ -6,6 +6,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <array>
+
 #include <vector>
 
 #include "rlhf/model/config.h"
@@ -82,6 +84,8 @@ class TransformerImpl : public torch::nn::Module {
   // stream after the block.
   struct Replay {
     std::vector<torch::Tensor> qkv, x_mid, up, x_out;
+    std::array<std::vector<torch::Tensor>*, 4> all() { return {&qkv, &x_mid, &up, &x_out}; }
+    std::array<const std::vector<torch::Tensor>*, 4> all() const { return {&qkv, &x_mid, &up, &x_out}; }
   };
   // hidden() whose linear layers return the recorded values instead of computing their products:
   // the same autograd graph (the backward is hidden()'s, at the recorded activations), for the
@@ -120,6 +124,11 @@ class TransformerImpl : public torch::nn::Module {
   torch::Tensor attention_tail(const detail::BlockImpl& blk, const torch::Tensor& h, detail::AttnMask& mask,
                                const torch::Tensor& cos, const torch::Tensor& sin, int64_t keep,
                                const torch::Tensor& index) const;
+  // The fused attention over a projection qkv (B, T, H + 2 Hkv, D) with queries for the last
+  // `keep` rows (or one per row at `index`): (B, keep, H*D) before the output projection. RoPE
+  // tables when given.
+  torch::Tensor fused_heads(const torch::Tensor& qkv, const detail::AttnMask& mask, const torch::Tensor& cos,
+                            const torch::Tensor& sin, int64_t keep, const torch::Tensor& index) const;
   torch::Tensor mlp(const detail::BlockImpl& blk, const torch::Tensor& h) const;
   // RoPE tables (positions, D/2) in float, rebuilt when a longer sequence or another device asks.
   void ensure_rope(int64_t n, torch::Device device);
